@@ -1,0 +1,3 @@
+from snuper.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,15 @@
+"""Provider registry: name -> Provider. Adding a book is adding a folder and one line here."""
+
+from __future__ import annotations
+
+from snuper.providers.base import Provider
+from snuper.providers.draftkings import PROVIDER as DRAFTKINGS
+
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (DRAFTKINGS,)}
+
+
+def get(name: str) -> Provider:
+    return PROVIDERS[name]
+
+
+__all__ = ["PROVIDERS", "Provider", "get"]

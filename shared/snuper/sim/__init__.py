@@ -1,0 +1,1 @@
+"""The simulators: every provider's simulated site on one local port (design.md §5)."""
