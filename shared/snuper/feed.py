@@ -1,6 +1,6 @@
 """What a provider hands the monitor engine: a feed (websocket or poll) and the items its parser yields.
 
-Parsers are pure: bytes/str in, a FeedBatch out; a malformed message raises FeedError naming the path.
+Parsers are pure: bytes/str in, a FeedBatch out; a malformed message raises ParseError naming the path.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 
-class FeedError(ValueError):
-    """A message the parser cannot read; `path` names the field that was wrong."""
+class ParseError(ValueError):
+    """A payload the parser cannot read; `path` names the field that was wrong."""
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
