@@ -59,7 +59,9 @@ class Settings:
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **monitor: float | int | None) -> Settings:
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **monitor: float | int | None
+    ) -> Settings:
         env = os.environ if env is None else env
         return cls(
             state=env.get(STATE_VAR, DEFAULT_STATE).lower(),

@@ -1,6 +1,7 @@
-"""What a provider hands the monitor engine: a feed (websocket or poll) and the items its parser yields.
+"""What a provider hands the monitor engine: a feed (websocket or poll) and what it parses.
 
-Parsers are pure: bytes/str in, a FeedBatch out; a malformed message raises ParseError naming the path.
+Parsers are pure: bytes/str in, a FeedBatch out; a malformed message raises ParseError naming
+the path.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class WebSocketFeed:
 
 @dataclass(frozen=True, slots=True)
 class PollFeed:
-    """A polled endpoint: the engine calls `fetch` every `interval` seconds and parses the answer."""
+    """A polled endpoint: the engine calls `fetch` every `interval` seconds, parses the answer."""
 
     fetch: Callable[[], Awaitable[Message]]
     parse: Callable[[Message], FeedBatch]

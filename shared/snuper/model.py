@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -188,7 +189,7 @@ class Heartbeat:
     def to_dict(self) -> dict[str, Any]:
         return {"type": "heartbeat", **asdict(self)}
 
-    def to_json(self) -> bytes:
+    def to_json(self) -> builtins.bytes:  # the field `bytes` shadows the builtin here
         return orjson.dumps(self.to_dict())
 
 

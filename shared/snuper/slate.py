@@ -1,19 +1,12 @@
-"""Slate dates and an event's lifetime: snapshots and odds files are keyed by the start date in New York."""
+"""Slate dates: snapshots and odds files are keyed by the start date in New York."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 SLATE_ZONE = ZoneInfo("America/New_York")
 LEAGUES = ("nba", "nfl", "mlb")
-
-# How long after its start an event is surely over, used only when a book never says so.
-MAX_DURATION = {
-    "nba": timedelta(hours=4),
-    "nfl": timedelta(hours=5),
-    "mlb": timedelta(hours=6),
-}
 
 
 def slate_date(start_time: datetime) -> str:
@@ -27,10 +20,6 @@ def today_slate(now: datetime | None = None) -> str:
 
 def slate_day(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(SLATE_ZONE).date()
-
-
-def is_surely_over(league: str, start_time: datetime, now: datetime) -> bool:
-    return now >= start_time + MAX_DURATION.get(league, timedelta(hours=6))
 
 
 def parse_iso(value: str) -> datetime:

@@ -1,0 +1,37 @@
+"""DraftKings live feed: one msgpack websocket per league, one league-wide subscription."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from snuper.browser import USER_AGENT
+from snuper.config import Settings
+from snuper.feed import Message, WebSocketFeed
+from snuper.model import Snapshot
+from snuper.providers.draftkings.parse import LEAGUES, FrameDecoder, subscribe_message
+
+
+def build_feed(
+    endpoints: Mapping[str, str], settings: Settings, snapshot: Snapshot
+) -> WebSocketFeed:
+    ids = LEAGUES[snapshot.league]
+    decoder = FrameDecoder()
+
+    def subscribe() -> list[Message]:
+        # A fresh id per connection; initialData brings the current prices, so whatever moved
+        # while we were disconnected (or since the snapshot) is caught up on resubscribe.
+        sub_id = str(uuid.uuid4())
+        decoder.track(sub_id, "events")
+        message = subscribe_message(
+            sub_id,
+            league_id=ids.league_id,
+            subcategory_id=ids.subcategory_id,
+            site_name=f"dkus{settings.state}",
+            initial_data=True,
+        )
+        return [message]
+
+    url = f"{endpoints['WS']}?format=msgpack&locale=en"
+    headers = {"Origin": endpoints["SITE"], "User-Agent": USER_AGENT}
+    return WebSocketFeed(url, headers, subscribe, decoder.decode, describe=url)

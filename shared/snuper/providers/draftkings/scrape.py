@@ -1,0 +1,90 @@
+"""DraftKings scrape: open each league page in one browser, read the sportscontent JSON it loads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from playwright.async_api import BrowserContext
+
+from snuper.backoff import Backoff
+from snuper.browser import BrowserError, PageJson, json_loaded_by_page, open_browser
+from snuper.feed import ParseError
+from snuper.model import Event, Snapshot
+from snuper.providers.base import ScrapeContext
+from snuper.providers.draftkings.parse import LEAGUES, parse_league
+from snuper.slate import today_slate, utc_now
+
+log = logging.getLogger("snuper.draftkings")
+
+ATTEMPTS = 4
+RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
+
+
+class ScrapeError(RuntimeError):
+    """A league could not be read; the message names the URL and what went wrong."""
+
+
+def pick_slate(events: Sequence[Event], today: str) -> tuple[str, list[Event]]:
+    """Today's games; before a league's first game day, its next slate."""
+    dates = sorted({e.slate_date for e in events if e.slate_date >= today})
+    slate = today if today in dates or not dates else dates[0]
+    return slate, [e for e in events if e.slate_date == slate]
+
+
+async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> list[Snapshot]:
+    snapshots = []
+    async with open_browser(ctx.settings) as browser:
+        for league in leagues:
+            ids = LEAGUES[league]
+            page_url = f"{ctx.endpoints['SITE']}/leagues/{ids.path}"
+            # The page loads the league JSON from the API host; that response is what we read.
+            prefix = f"{ctx.endpoints['API']}/api/sportscontent/"
+            marker = f"/leagues/{ids.league_id}"
+
+            def wanted(url: str, prefix: str = prefix, marker: str = marker) -> bool:
+                return url.startswith(prefix) and marker in url
+
+            try:
+                loaded = await _load_with_retries(browser, page_url, wanted)
+                events = parse_league(loaded.payload, league, site_base=ctx.endpoints["SITE"])
+            except (ScrapeError, BrowserError, ParseError) as exc:
+                # One league failing does not cost the others their snapshot.
+                log.error("draftkings %s: scrape failed: %s", league, exc)
+                continue
+            slate, todays = pick_slate(events, today_slate())
+            log.info(
+                "draftkings %s: %d events on slate %s (%d in the feed)",
+                league,
+                len(todays),
+                slate,
+                len(events),
+            )
+            snapshots.append(Snapshot("draftkings", league, slate, utc_now(), tuple(todays)))
+    return snapshots
+
+
+async def _load_with_retries(
+    browser: BrowserContext, page_url: str, wanted: Callable[[str], bool]
+) -> PageJson:
+    backoff = Backoff(1.0, 20.0)
+    for attempt in range(1, ATTEMPTS + 1):
+        loaded = await json_loaded_by_page(browser, page_url, wanted)
+        if loaded.status == 200:
+            return loaded
+        if loaded.status not in RETRY_STATUSES or attempt == ATTEMPTS:
+            break
+        delay = backoff.next_delay()
+        retry_after = loaded.headers.get("retry-after", "")
+        if retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        log.warning(
+            "draftkings: %s answered %d; retry %d in %.1fs",
+            loaded.url,
+            loaded.status,
+            attempt,
+            delay,
+        )
+        await asyncio.sleep(delay)
+    raise ScrapeError(f"{loaded.url} answered HTTP {loaded.status} after {attempt} attempts")

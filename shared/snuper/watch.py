@@ -1,0 +1,146 @@
+"""Per-event selection state and change detection: the pure half of the monitor engine.
+
+Indexes are built once per snapshot and touched only on line moves, so each feed item costs O(1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from snuper.feed import FeedItem, MarketStatus, Quote, Removed
+from snuper.model import Event, Market, OddsUpdate, Price, Side, Snapshot
+
+
+@dataclass(slots=True)
+class Watched:
+    """The last known state of one watched selection."""
+
+    selection_id: str
+    event_id: str
+    market_id: str
+    market: Market
+    side: Side
+    label: str
+    line: float | None
+    odds_american: int
+    odds_decimal: float
+
+
+@dataclass(slots=True)
+class EventActivity:
+    """Counters for heartbeats: what happened since the event's last record."""
+
+    last_update: float
+    last_record: float
+    updates: int = 0
+    messages_at_record: int = 0
+    bytes_at_record: int = 0
+    over: bool = False
+
+
+@dataclass(slots=True)
+class Watchlist:
+    provider: str
+    league: str
+    events: dict[str, Event]
+    by_id: dict[str, Watched] = field(default_factory=dict)
+    # Deleted selections wait here for the selection that replaces them (line move).
+    orphans_by_id: dict[str, Watched] = field(default_factory=dict)
+    orphans_by_label: dict[tuple[str, str], Watched] = field(default_factory=dict)
+    suspended: set[str] = field(default_factory=set)
+    market_event: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> Watchlist:
+        watch = cls(snapshot.provider, snapshot.league, {e.event_id: e for e in snapshot.events})
+        for event in snapshot.events:
+            for s in event.selections:
+                watch.market_event[s.market_id] = event.event_id
+                watch.by_id[s.selection_id] = Watched(
+                    s.selection_id,
+                    event.event_id,
+                    s.market_id,
+                    s.market,
+                    s.side,
+                    s.label,
+                    s.line,
+                    s.odds_american,
+                    s.odds_decimal,
+                )
+        return watch
+
+    def apply(
+        self, items: Iterable[FeedItem], source_ts: str | None, received_at: str
+    ) -> Iterator[OddsUpdate | str]:
+        """Yield an OddsUpdate per change of line or price, and the id of each event that ended."""
+        for item in items:
+            if isinstance(item, Quote):
+                update = self._quote(item, source_ts, received_at)
+                if update is not None:
+                    yield update
+            elif isinstance(item, Removed):
+                if item.kind == "selection":
+                    self._orphan(item.entity_id)
+                elif item.kind == "event" and item.entity_id in self.events:
+                    yield item.entity_id
+            elif isinstance(item, MarketStatus):
+                if item.suspended:
+                    self.suspended.add(item.market_id)
+                else:
+                    self.suspended.discard(item.market_id)
+
+    def _orphan(self, selection_id: str) -> None:
+        state = self.by_id.pop(selection_id, None)
+        if state is not None:
+            self.orphans_by_id[selection_id] = state
+            self.orphans_by_label[(state.market_id, state.label)] = state
+
+    def _adopt(self, quote: Quote) -> Watched | None:
+        """Find the state a new selection id continues: named by replaced_id, or the deleted
+        selection of the same market and label (books that do not name the replaced id)."""
+        state = None
+        if quote.replaced_id is not None:
+            state = self.by_id.pop(quote.replaced_id, None) or self.orphans_by_id.get(
+                quote.replaced_id
+            )
+        if state is None and quote.market_id is not None and quote.label is not None:
+            state = self.orphans_by_label.get((quote.market_id, quote.label))
+        if state is None:
+            return None
+        self.orphans_by_id.pop(state.selection_id, None)
+        self.orphans_by_label.pop((state.market_id, state.label), None)
+        state.selection_id = quote.selection_id
+        self.by_id[quote.selection_id] = state
+        return state
+
+    def _quote(self, quote: Quote, source_ts: str | None, received_at: str) -> OddsUpdate | None:
+        state = self.by_id.get(quote.selection_id) or self._adopt(quote)
+        if state is None:
+            return None  # not a watched selection (another market, another league)
+        line = None if state.market == "moneyline" else quote.line
+        if line is None:
+            line = state.line
+        if line == state.line and quote.odds_american == state.odds_american:
+            return None
+        previous = Price(state.line, state.odds_american, state.odds_decimal)
+        state.line, state.odds_american, state.odds_decimal = (
+            line,
+            quote.odds_american,
+            quote.odds_decimal,
+        )
+        return OddsUpdate(
+            provider=self.provider,
+            league=self.league,
+            event_id=state.event_id,
+            slate_date=self.events[state.event_id].slate_date,
+            selection_id=state.selection_id,
+            market=state.market,
+            side=state.side,
+            line=line,
+            odds_american=quote.odds_american,
+            odds_decimal=quote.odds_decimal,
+            previous=previous,
+            source_ts=source_ts,
+            received_at=received_at,
+        )
