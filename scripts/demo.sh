@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The demo: start the simulators, scrape every provider and league into ./data, monitor until the
+# simulated games end (60 s at most), stop the simulators, print what was captured.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+OUT=data
+exports=$(mktemp)
+sim_log=$(mktemp)
+
+echo "== removing the previous demo output in ./$OUT"
+rm -rf "$OUT"
+
+echo "== starting the simulators"
+"$BIN/snuper" sim --seed 7 --speed 60 >"$exports" 2>"$sim_log" &
+sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; rm -f "$exports" "$sim_log"' EXIT
+for _ in $(seq 100); do
+    grep -q '^export ' "$exports" && break
+    kill -0 "$sim_pid" 2>/dev/null || { cat "$sim_log"; exit 1; }
+    sleep 0.1
+done
+cat "$exports"
+eval "$(cat "$exports")"
+
+echo "== scrape"
+"$BIN/snuper" -t scrape -o "$OUT"
+
+echo "== monitor (until the games end, at most 60 s)"
+"$BIN/snuper" -t monitor -o "$OUT" --heartbeat 5 --max-runtime 60
+
+echo "== summary"
+"$BIN/python" scripts/summary.py "$OUT"

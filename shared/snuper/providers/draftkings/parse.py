@@ -1,0 +1,708 @@
+"""DraftKings, pure: sportscontent REST JSON -> Events, live socket frames -> FeedBatch.
+
+Shapes are in docs/wire-formats.md (DraftKings, and "What the real captures add"). No I/O here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+from urllib.parse import quote
+
+import msgpack
+import orjson
+
+from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote, Removed
+from snuper.model import Event, Market, Selection, Side
+from snuper.odds import OddsError, american_to_decimal, parse_american, parse_line
+from snuper.slate import parse_iso, slate_date
+
+
+@dataclass(frozen=True, slots=True)
+class LeagueIds:
+    league_id: str
+    subcategory_id: str  # the "game lines" subcategory
+    path: str  # the site's league page, /leagues/<path>
+
+
+LEAGUES: dict[str, LeagueIds] = {
+    "nba": LeagueIds("42648", "4511", "basketball/nba"),
+    "nfl": LeagueIds("88808", "4518", "football/nfl"),
+    "mlb": LeagueIds("84240", "4519", "baseball/mlb"),
+}
+
+BET_OFFER_KINDS: Final[dict[int, Market]] = {2: "moneyline", 1: "spread", 6: "total"}
+PREFIX_KINDS: Final[dict[str, Market]] = {"1_": "moneyline", "2_": "spread", "3_": "total"}
+KIND_ORDER: Final[dict[Market, int]] = {"moneyline": 0, "spread": 1, "total": 2}
+MAIN_TAGS: Final = frozenset({"PrimaryMarket", "MainPointLine"})
+OUTCOME_SIDES: Final[dict[str, Side]] = {
+    "Home": "home",
+    "Away": "away",
+    "Over": "over",
+    "Under": "under",
+}
+SIDE_RANK: Final[dict[Side, int]] = {"home": 0, "over": 0, "away": 1, "under": 1}
+
+# Selection-id suffixes: _1 home/over, _3 away/under (wire-formats.md, confirmed by the captures).
+_SUFFIX_SIDES: Final[dict[tuple[bool, str], Side]] = {
+    (False, "_1"): "home",
+    (False, "_3"): "away",
+    (True, "_1"): "over",
+    (True, "_3"): "under",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# REST: /api/sportscontent/<site>/v1/leagues/<leagueId>
+# ---------------------------------------------------------------------------------------------
+
+
+def parse_league(
+    payload: Mapping[str, Any], league: str, *, site_base: str, provider: str = "draftkings"
+) -> list[Event]:
+    """One Event per payload event of `league` with its main-line selections, by (start, id)."""
+    ids = LEAGUES.get(league)
+    if ids is None:
+        raise ValueError(f"unknown DraftKings league {league!r} (known: {', '.join(LEAGUES)})")
+    if not isinstance(payload, Mapping):
+        raise ParseError("payload", "expected a JSON object")
+    raw_events = _list_field(payload, "events", required=True)
+    raw_markets = _list_field(payload, "markets", required=False)
+    raw_selections = _list_field(payload, "selections", required=False)
+    base = site_base.rstrip("/")
+
+    heads: dict[str, _Head] = {}
+    for i, raw in enumerate(raw_events):
+        path = f"events[{i}]"
+        obj = _obj(raw, path)
+        league_id = obj.get("leagueId")
+        if league_id is not None and str(league_id) != ids.league_id:
+            continue
+        head = _event_head(obj, path)
+        heads[head.event_id] = head
+
+    # (event id, kind) -> market id; a market tagged as the main line beats an untagged one.
+    chosen: dict[tuple[str, Market], tuple[str, bool]] = {}
+    for i, raw in enumerate(raw_markets):
+        path = f"markets[{i}]"
+        obj = _obj(raw, path)
+        market_id = _req_id(obj, "id", path)
+        event_id = _req_id(obj, "eventId", path)
+        if event_id not in heads:
+            continue
+        sub = obj.get("subcategoryId")
+        if sub is not None and str(sub) != ids.subcategory_id:
+            continue  # e.g. 1st-half lines when the whole league was loaded
+        kind = _market_kind(obj, market_id)
+        if kind is None:
+            continue
+        tags = obj.get("tags")
+        tagged = isinstance(tags, list) and any(t in MAIN_TAGS for t in tags if isinstance(t, str))
+        current = chosen.get((event_id, kind))
+        if current is None or (tagged and not current[1]):
+            chosen[(event_id, kind)] = (market_id, tagged)
+    market_of: dict[str, tuple[str, Market]] = {
+        market_id: key for key, (market_id, _) in chosen.items()
+    }
+
+    picked: dict[str, list[tuple[int, int, int, Selection]]] = {}
+    for i, raw in enumerate(raw_selections):
+        path = f"selections[{i}]"
+        obj = _obj(raw, path)
+        selection_id = _req_id(obj, "id", path)
+        market_id = _req_id(obj, "marketId", path)
+        owner = market_of.get(market_id)
+        if owner is None:
+            continue  # not a main-line market of a listed event
+        event_id, kind = owner
+        selection = _rest_selection(obj, path, selection_id, market_id, kind)
+        if selection is None:
+            continue
+        rank = (KIND_ORDER[kind], SIDE_RANK[selection.side], i, selection)
+        picked.setdefault(event_id, []).append(rank)
+
+    events = []
+    for event_id, head in heads.items():
+        selections = tuple(s for *_, s in sorted(picked.get(event_id, ()), key=_rank_key))
+        market_ids = {
+            kind: chosen[(event_id, kind)][0] for kind in KIND_ORDER if (event_id, kind) in chosen
+        }
+        events.append(
+            Event(
+                provider=provider,
+                league=league,
+                event_id=event_id,
+                name=head.name,
+                home=head.home,
+                away=head.away,
+                start_time=head.start,
+                slate_date=slate_date(head.start),
+                event_url=f"{base}/event/{head.seo}/{event_id}",
+                selections=selections,
+                meta={
+                    "league_id": ids.league_id,
+                    "subcategory_id": ids.subcategory_id,
+                    "market_ids": market_ids,
+                },
+            )
+        )
+    events.sort(key=lambda e: (e.start_time, e.event_id))
+    return events
+
+
+@dataclass(frozen=True, slots=True)
+class _Head:
+    event_id: str
+    name: str
+    home: str
+    away: str
+    start: datetime
+    seo: str
+
+
+def _rank_key(item: tuple[int, int, int, Selection]) -> tuple[int, int, int]:
+    return item[0], item[1], item[2]
+
+
+def _event_head(obj: Mapping[str, Any], path: str) -> _Head:
+    event_id = _req_id(obj, "id", path)
+    start_raw = obj.get("startEventDate")
+    if not isinstance(start_raw, str):
+        raise ParseError(f"{path}.startEventDate", _missing_or_type(start_raw, "an ISO date"))
+    try:
+        start = parse_iso(start_raw)
+    except ValueError:
+        raise ParseError(f"{path}.startEventDate", f"not an ISO date: {start_raw!r}") from None
+    participants = obj.get("participants")
+    if not isinstance(participants, list):
+        raise ParseError(f"{path}.participants", _missing_or_type(participants, "a list"))
+    home = away = ""
+    for j, raw in enumerate(participants):
+        p_path = f"{path}.participants[{j}]"
+        part = _obj(raw, p_path)
+        role = part.get("venueRole")
+        if role == "Home":
+            home = _req_str(part, "name", p_path)
+        elif role == "Away":
+            away = _req_str(part, "name", p_path)
+    name_raw = obj.get("name")
+    name = name_raw if isinstance(name_raw, str) and name_raw else ""
+    if (not home or not away) and " @ " in name:
+        # No venue roles: DraftKings names US games "Away @ Home".
+        guess_away, _, guess_home = name.partition(" @ ")
+        home, away = home or guess_home.strip(), away or guess_away.strip()
+    if not home or not away:
+        raise ParseError(f"{path}.participants", "no Home and Away participant")
+    name = name or f"{away} @ {home}"
+    seo_raw = obj.get("seoIdentifier")
+    # The site's own slugs look like "tb-buccaneers-%40-dal-cowboys".
+    seo = seo_raw if isinstance(seo_raw, str) and seo_raw else quote("-".join(name.lower().split()))
+    return _Head(event_id, name, home, away, start, seo)
+
+
+def _market_kind(obj: Mapping[str, Any], market_id: str) -> Market | None:
+    market_type = obj.get("marketType")
+    offer = market_type.get("betOfferTypeId") if isinstance(market_type, Mapping) else None
+    if offer is None:
+        return PREFIX_KINDS.get(market_id[:2])
+    if isinstance(offer, str) and offer.isdigit():
+        offer = int(offer)
+    return BET_OFFER_KINDS.get(offer) if isinstance(offer, int) else None
+
+
+def _rest_selection(
+    obj: Mapping[str, Any], path: str, selection_id: str, market_id: str, kind: Market
+) -> Selection | None:
+    side = _side(kind, obj.get("outcomeType"), selection_id, path)
+    if side is None:
+        return None
+    odds = obj.get("displayOdds")
+    if not isinstance(odds, Mapping):
+        raise ParseError(f"{path}.displayOdds", _missing_or_type(odds, "an object"))
+    american_raw = odds.get("american")
+    if american_raw is None:
+        raise ParseError(f"{path}.displayOdds.american", "missing")
+    american = _american(american_raw, f"{path}.displayOdds.american")
+    line = None
+    if kind != "moneyline":
+        points = obj.get("points")
+        if points is None:
+            raise ParseError(f"{path}.points", f"missing line of a {kind} selection")
+        line = _line(points, f"{path}.points")
+    label = obj.get("label")
+    return Selection(
+        selection_id=selection_id,
+        market_id=market_id,
+        market=kind,
+        side=side,
+        label=label if isinstance(label, str) else "",
+        line=line,
+        odds_american=american,
+        odds_decimal=_decimal(odds.get("decimal"), american),
+    )
+
+
+def _side(kind: Market, outcome: object, selection_id: str, path: str) -> Side | None:
+    """The side by outcomeType; an unknown outcome (a draw) is not ours and returns None."""
+    is_total = kind == "total"
+    if outcome is not None:
+        side = OUTCOME_SIDES.get(outcome) if isinstance(outcome, str) else None
+        if side is None or (side in ("over", "under")) != is_total:
+            return None
+        return side
+    # No outcomeType: inferred from the id suffix (_1 home/over, _3 away/under), per wire-formats.
+    inferred = _SUFFIX_SIDES.get((is_total, selection_id[-2:]))
+    if inferred is None:
+        raise ParseError(f"{path}.outcomeType", "missing, and the id does not tell the side")
+    return inferred
+
+
+def _list_field(payload: Mapping[str, Any], key: str, *, required: bool) -> list[Any]:
+    value = payload.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise ParseError(key, _missing_or_type(value, "a list"))
+    return value
+
+
+def _obj(value: object, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ParseError(path, f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _req_str(obj: Mapping[str, Any], key: str, path: str) -> str:
+    value = obj.get(key)
+    if isinstance(value, str) and value:
+        return value
+    raise ParseError(f"{path}.{key}", _missing_or_type(value, "a non-empty string"))
+
+
+def _req_id(obj: Mapping[str, Any], key: str, path: str) -> str:
+    value = obj.get(key)
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ParseError(f"{path}.{key}", _missing_or_type(value, "an id"))
+
+
+def _missing_or_type(value: object, expected: str) -> str:
+    return "missing" if value is None else f"expected {expected}, got {type(value).__name__}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared value parsing (REST and socket)
+# ---------------------------------------------------------------------------------------------
+
+
+def _american(value: object, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ParseError(path, f"expected American odds, got {type(value).__name__}")
+    try:
+        return parse_american(value)
+    except OddsError as exc:
+        raise ParseError(path, str(exc)) from None
+
+
+def _line(value: object, path: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ParseError(path, f"expected a line, got {type(value).__name__}")
+    try:
+        line = parse_line(value)
+    except OddsError as exc:
+        raise ParseError(path, str(exc)) from None
+    if line is not None and not math.isfinite(line):
+        raise ParseError(path, f"not a line: {value!r}")
+    return line
+
+
+def _decimal(value: object, american: int) -> float:
+    """The book's own decimal ("1.91") when usable, else converted from American (optional)."""
+    decimal = 0.0
+    if isinstance(value, str):
+        try:
+            decimal = float(value)
+        except ValueError:
+            decimal = 0.0
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        decimal = float(value)
+    if 1.0 < decimal < math.inf:
+        return decimal
+    return american_to_decimal(american)
+
+
+# ---------------------------------------------------------------------------------------------
+# Live socket: subscribe messages and frame decoding
+# ---------------------------------------------------------------------------------------------
+
+CLIENT_METADATA: Final = {
+    "feature": "league",
+    "X-Client-Name": "web",
+    "X-Client-Version": "2640.4.1.8",
+}
+
+
+def subscribe_message(
+    sub_id: str,
+    *,
+    league_id: str,
+    subcategory_id: str,
+    site_name: str,
+    initial_data: bool = True,
+) -> bytes:
+    """The league page's own subscription (entity events, game-lines markets), msgpack-encoded."""
+    message = {
+        "jsonrpc": "2.0",
+        "method": "subscribe",
+        "id": sub_id,
+        "params": {
+            "entity": "events",
+            "queryParams": {
+                "query": (
+                    f"$filter=leagueId eq '{league_id}' AND "
+                    f"clientMetadata/Subcategories/any(s: s/Id eq '{subcategory_id}')"
+                ),
+                "includeMarkets": (
+                    f"$filter=clientMetadata/subCategoryId eq '{subcategory_id}' AND "
+                    "tags/all(t: t ne 'SportcastBetBuilder')"
+                ),
+                "initialData": initial_data,
+                "projection": "sportsbook",
+                "locale": "en",
+            },
+            "forwardedHeaders": {},
+            "clientMetadata": dict(CLIENT_METADATA),
+            "jwt": "default-token",
+            "siteName": site_name,
+        },
+    }
+    packed: bytes = msgpack.packb(message, use_bin_type=True)
+    return packed
+
+
+def unsubscribe_message(sub_id: str) -> bytes:
+    packed: bytes = msgpack.packb(
+        {"jsonrpc": "2.0", "method": "unsubscribe", "id": sub_id, "params": {}}, use_bin_type=True
+    )
+    return packed
+
+
+_ACK: Final = FeedBatch("ack")
+_IGNORED: Final = FeedBatch("ignored")
+_ACK_KINDS: Final = frozenset({"subscribed", "unsubscribe", "unsubscribed"})
+# Entity -> positions of its (market list, selection list) in every group, and how many lists
+# that entity needs at least. The inserts group of "events" holds 5 (leagues, sports): ignored.
+_LAYOUT: Final[dict[str, tuple[int, int, int]]] = {"events": (1, 2, 3), "markets": (0, 1, 2)}
+_Kind = Literal["event", "market", "selection"]
+_DELETE_KINDS: Final[dict[str, tuple[_Kind, ...]]] = {
+    "events": ("event", "market", "selection"),
+    "markets": ("market", "selection"),
+}
+_JSON_REMOVE: Final[tuple[tuple[str, _Kind], ...]] = (
+    ("events", "event"),
+    ("markets", "market"),
+    ("selections", "selection"),
+)
+
+TAG_EVENT_CHANGE: Final = 22
+TAG_MARKET_CHANGE: Final = 23
+TAG_SELECTION_CHANGE: Final = 24
+TAG_MARKET_FULL: Final = 34
+TAG_SELECTION_FULL: Final = 35
+
+
+class FrameDecoder:
+    """Decodes one subscription socket's frames; remembers each subscription's entity."""
+
+    __slots__ = ("_entities",)
+
+    def __init__(self) -> None:
+        self._entities: dict[str, str] = {}
+
+    def track(self, sub_id: str, entity: str) -> None:
+        self._entities[sub_id] = entity
+
+    def decode(self, message: bytes | str) -> FeedBatch:
+        try:
+            if isinstance(message, str):
+                return self._decode_json(message)
+            return self._decode_msgpack(message)
+        except ParseError:
+            raise
+        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            # Safety net: the checks below name the path of every shape they expect; whatever
+            # slips past them still leaves here as a ParseError, never as a crash of the monitor.
+            raise ParseError("frame", f"malformed frame ({type(exc).__name__})") from exc
+
+    # -- msgpack ----------------------------------------------------------------------------
+
+    def _decode_msgpack(self, raw: bytes) -> FeedBatch:
+        if not isinstance(raw, bytes | bytearray | memoryview):
+            raise ParseError("frame", f"expected bytes or str, got {type(raw).__name__}")
+        try:
+            frame = msgpack.unpackb(raw, timestamp=3, strict_map_key=False)
+        except Exception as exc:  # msgpack raises several unrelated types on bad input
+            raise ParseError("frame", f"not msgpack ({type(exc).__name__})") from None
+        if not isinstance(frame, list) or len(frame) < 2:
+            raise ParseError("frame", "expected an array [sub_id, kind, payload, error, [ts, seq]]")
+        kind = frame[1]
+        if kind == "update":
+            return self._update(frame)
+        if isinstance(kind, str) and kind in _ACK_KINDS:
+            if kind != "subscribed" and isinstance(frame[0], str):
+                self._entities.pop(frame[0], None)
+            return _ACK
+        return _IGNORED
+
+    def _update(self, frame: list[Any]) -> FeedBatch:
+        if len(frame) < 3 or not isinstance(frame[2], list) or not frame[2]:
+            raise ParseError("frame[2]", "expected an update payload [groups, _, metadata]")
+        payload = frame[2]
+        groups = payload[0]
+        sub_id = frame[0]
+        entity = self._entities.get(sub_id) if isinstance(sub_id, str) else None
+        if groups is None or (entity is not None and entity not in _LAYOUT):
+            return _IGNORED  # ContentCards: payload[0] is null and the layout differs
+        if not isinstance(groups, list) or len(groups) < 3:
+            raise ParseError("frame[2][0]", "expected [inserts, deletes, changes]")
+        for g in range(3):
+            if not isinstance(groups[g], list):
+                raise ParseError(f"frame[2][0][{g}]", "expected a list of entity lists")
+        if entity is None:
+            count = len(groups[0])
+            if count in (3, 5):
+                entity = "events"
+            elif count == 2:
+                entity = "markets"
+            else:
+                raise ParseError("frame[2][0][0]", f"cannot tell the entity from {count} lists")
+        market_pos, selection_pos, needed = _LAYOUT[entity]
+        for g in range(3):
+            if len(groups[g]) < needed:
+                raise ParseError(f"frame[2][0][{g}]", f"expected {needed} lists for {entity}")
+
+        items: list[FeedItem] = []
+        # Group order (inserts, deletes, changes) matters: a line move inserts the new selection
+        # (with replacedSelectionId) before or with the delete of the old one.
+        self._entries(groups[0], 0, market_pos, selection_pos, items)
+        deletes = groups[1]
+        for pos, kind in enumerate(_DELETE_KINDS[entity]):
+            ids = deletes[pos]
+            if not isinstance(ids, list):
+                raise ParseError(f"frame[2][0][1][{pos}]", "expected a list of ids")
+            for k, entity_id in enumerate(ids):
+                if not isinstance(entity_id, str):
+                    raise ParseError(f"frame[2][0][1][{pos}][{k}]", "expected an id string")
+                items.append(Removed(kind, entity_id))
+        self._entries(groups[2], 2, market_pos, selection_pos, items)
+        return FeedBatch(
+            "update", tuple(items), _source_ts(payload[2] if len(payload) > 2 else None)
+        )
+
+    @staticmethod
+    def _entries(
+        group: list[Any], g: int, market_pos: int, selection_pos: int, items: list[FeedItem]
+    ) -> None:
+        # Only the market and selection lists matter; events (22) and extra lists are skipped.
+        for pos in (market_pos, selection_pos):
+            entries = group[pos]
+            if not isinstance(entries, list):
+                raise ParseError(f"frame[2][0][{g}][{pos}]", "expected a list")
+            for k, entry in enumerate(entries):
+                if not isinstance(entry, list) or len(entry) < 2:
+                    raise ParseError(f"frame[2][0][{g}][{pos}][{k}]", "expected [typeTag, fields]")
+                tag = entry[0]
+                handler = _HANDLED_TAGS.get(tag) if isinstance(tag, int) else None
+                if handler is None:
+                    continue  # 22 event change, and tags nobody has described yet
+                fields = entry[1]
+                if not isinstance(fields, list) or not fields:
+                    raise ParseError(f"frame[2][0][{g}][{pos}][{k}][1]", "expected a fields array")
+                if not isinstance(fields[0], str):
+                    raise ParseError(f"frame[2][0][{g}][{pos}][{k}][1][0]", "expected an id string")
+                item = handler(fields, g, pos, k)
+                if item is not None:
+                    items.append(item)
+
+    # -- format=json ------------------------------------------------------------------------
+
+    def _decode_json(self, text: str) -> FeedBatch:
+        try:
+            message = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise ParseError("frame", "not JSON") from None
+        if not isinstance(message, dict):
+            raise ParseError("frame", "expected a JSON object")
+        event = message.get("event")
+        if event == "update":
+            return self._json_update(message)
+        if isinstance(event, str) and event in _ACK_KINDS:
+            sub_id = message.get("id")
+            if event != "subscribed" and isinstance(sub_id, str):
+                self._entities.pop(sub_id, None)
+            return _ACK
+        return _IGNORED
+
+    def _json_update(self, message: dict[str, Any]) -> FeedBatch:
+        sub_id = message.get("id")
+        entity = self._entities.get(sub_id) if isinstance(sub_id, str) else None
+        if entity is not None and entity not in _LAYOUT:
+            return _IGNORED  # ContentCards
+        data = message.get("data")
+        if not isinstance(data, dict):
+            raise ParseError("frame.data", "expected an object")
+        body = data.get("data")
+        if not isinstance(body, dict):
+            raise ParseError("frame.data.data", "expected {add, remove, change}")
+        items: list[FeedItem] = []
+        for op in ("add", "remove", "change"):
+            section = body.get(op)
+            if section is None:
+                continue
+            if not isinstance(section, dict):
+                raise ParseError(f"frame.data.data.{op}", "expected an object")
+            if op == "remove":
+                for key, kind in _JSON_REMOVE:
+                    for k, entity_id in enumerate(_json_list(section, op, key)):
+                        if not isinstance(entity_id, str):
+                            raise ParseError(f"frame.data.data.remove.{key}[{k}]", "expected an id")
+                        items.append(Removed(kind, entity_id))
+                continue
+            for k, market in enumerate(_json_list(section, op, "markets")):
+                path = f"frame.data.data.{op}.markets[{k}]"
+                obj = _obj(market, path)
+                market_id = _req_str(obj, "id", path)
+                suspended = obj.get("isSuspended")
+                if isinstance(suspended, bool):
+                    items.append(MarketStatus(market_id, suspended))
+            for k, selection in enumerate(_json_list(section, op, "selections")):
+                quote_ = _json_quote(selection, f"frame.data.data.{op}.selections[{k}]")
+                if quote_ is not None:
+                    items.append(quote_)
+        return FeedBatch("update", tuple(items), _source_ts(data.get("metadata")))
+
+
+def _selection_change(fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
+    # 24: [id, label, [american, decimal, fractional, pct, pct, multiplier], trueOdds, points,
+    #      sortOrder, tags, replacedSelectionId]
+    n = len(fields)
+    price = _frame_price(fields[2] if n > 2 else None, g, pos, k, 2)
+    if price is None:
+        return None
+    label = fields[1] if n > 1 else None
+    replaced = fields[7] if n > 7 else None
+    return Quote(
+        selection_id=fields[0],
+        odds_american=price[0],
+        odds_decimal=price[1],
+        line=_line(fields[4], f"frame[2][0][{g}][{pos}][{k}][1][4]") if n > 4 else None,
+        replaced_id=replaced if isinstance(replaced, str) else None,
+        label=label if isinstance(label, str) else None,
+    )
+
+
+def _selection_full(fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
+    # 35: [id, marketId, label, odds[], trueOdds, points, outcomeType, ...]. Beyond index 6 the
+    # layout is INFERRED (participants, sortOrder, tags, replacedSelectionId at 10, metadata):
+    # only a string at index 10 is read as the replaced id.
+    n = len(fields)
+    price = _frame_price(fields[3] if n > 3 else None, g, pos, k, 3)
+    if price is None:
+        return None
+    market_id = fields[1] if n > 1 else None
+    label = fields[2] if n > 2 else None
+    replaced = fields[10] if n > 10 else None
+    return Quote(
+        selection_id=fields[0],
+        odds_american=price[0],
+        odds_decimal=price[1],
+        line=_line(fields[5], f"frame[2][0][{g}][{pos}][{k}][1][5]") if n > 5 else None,
+        market_id=market_id if isinstance(market_id, str) else None,
+        replaced_id=replaced if isinstance(replaced, str) else None,
+        label=label if isinstance(label, str) else None,
+    )
+
+
+def _market_change(fields: list[Any], g: int, pos: int, k: int) -> MarketStatus | None:
+    # 23: [id, name, isSuspended, ...]
+    suspended = fields[2] if len(fields) > 2 else None
+    return MarketStatus(fields[0], suspended) if isinstance(suspended, bool) else None
+
+
+def _market_full(fields: list[Any], g: int, pos: int, k: int) -> MarketStatus | None:
+    # 34: index 0 id, index 7 [id, betOfferTypeId, name]; isSuspended at index 5 is INFERRED
+    # (public decoders read it there), so only a real boolean there counts.
+    suspended = fields[5] if len(fields) > 5 else None
+    return MarketStatus(fields[0], suspended) if isinstance(suspended, bool) else None
+
+
+_HANDLED_TAGS: Final[dict[int, Callable[[list[Any], int, int, int], FeedItem | None]]] = {
+    TAG_MARKET_CHANGE: _market_change,
+    TAG_SELECTION_CHANGE: _selection_change,
+    TAG_MARKET_FULL: _market_full,
+    TAG_SELECTION_FULL: _selection_full,
+}
+
+
+def _frame_price(odds: object, g: int, pos: int, k: int, index: int) -> tuple[int, float] | None:
+    """(american, decimal) from [american, decimal, fractional, ...]; None when unpriced."""
+    if odds is None:
+        return None
+    if not isinstance(odds, list):
+        raise ParseError(f"frame[2][0][{g}][{pos}][{k}][1][{index}]", "expected an odds array")
+    if not odds or odds[0] is None:
+        return None
+    american = _american(odds[0], f"frame[2][0][{g}][{pos}][{k}][1][{index}][0]")
+    return american, _decimal(odds[1] if len(odds) > 1 else None, american)
+
+
+def _json_list(section: dict[str, Any], op: str, key: str) -> list[Any]:
+    value = section.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ParseError(f"frame.data.data.{op}.{key}", "expected a list")
+    return value
+
+
+def _json_quote(value: object, path: str) -> Quote | None:
+    obj = _obj(value, path)
+    selection_id = _req_str(obj, "id", path)
+    odds = obj.get("displayOdds")
+    if odds is None:
+        return None  # a partial change without a price
+    if not isinstance(odds, dict):
+        raise ParseError(f"{path}.displayOdds", "expected an object")
+    american_raw = odds.get("american")
+    if american_raw is None:
+        return None
+    american = _american(american_raw, f"{path}.displayOdds.american")
+    market_id = obj.get("marketId")
+    replaced = obj.get("replacedSelectionId")
+    label = obj.get("label")
+    return Quote(
+        selection_id=selection_id,
+        odds_american=american,
+        odds_decimal=_decimal(odds.get("decimal"), american),
+        line=_line(obj.get("points"), f"{path}.points"),
+        market_id=market_id if isinstance(market_id, str) else None,
+        replaced_id=replaced if isinstance(replaced, str) else None,
+        label=label if isinstance(label, str) else None,
+    )
+
+
+def _source_ts(metadata: object) -> str | None:
+    if not isinstance(metadata, dict):
+        return None
+    for key in ("publishedTime", "createdTime"):
+        value = metadata.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None

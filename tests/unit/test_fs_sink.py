@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import orjson
+import pytest
+
+from snuper.model import Heartbeat, OddsUpdate, Price, Snapshot
+from snuper.sinks.base import SinkError
+from snuper.sinks.fs import FsSink
+from tests.factories import event, snapshot
+
+
+def test_snapshot_is_written_kept_and_overwritten(tmp_path: Path) -> None:
+    sink = FsSink(tmp_path)
+    first = snapshot()
+    assert sink.save_snapshot(first) is True
+    path = tmp_path / "draftkings" / "events" / "20261201-nba.json"
+    assert Snapshot.from_json(path.read_bytes()) == first
+    second = snapshot(event("202", "700"))
+    assert sink.save_snapshot(second) is False
+    assert Snapshot.from_json(path.read_bytes()) == first
+    assert sink.save_snapshot(second, overwrite=True) is True
+    assert Snapshot.from_json(path.read_bytes()) == second
+
+
+def test_load_snapshots_returns_the_latest_per_league(tmp_path: Path) -> None:
+    sink = FsSink(tmp_path)
+    sink.save_snapshot(snapshot(slate="20261130"))
+    latest = snapshot(event("303", "800"), slate="20261201")
+    sink.save_snapshot(latest)
+    assert sink.load_snapshots("draftkings", ["nba", "nfl"]) == [latest]
+
+
+def test_updates_append_as_jsonl_per_event(tmp_path: Path) -> None:
+    sink = FsSink(tmp_path)
+    previous = Price(None, -150, 1.6667)
+    odds = OddsUpdate(
+        "draftkings", "nba", "101", "20261201", "0ML500_1", "moneyline", "home",
+        None, -160, 1.625, previous, None, "2026-12-02T00:30:00Z",
+    )  # fmt: skip
+    beat = Heartbeat(
+        "draftkings", "nba", "101", "20261201", "2026-12-02T00:31:00Z", 4, 0, 900, 60.0
+    )
+    sink.write_updates([odds])
+    sink.write_updates([beat])
+    sink.close()
+    lines = (tmp_path / "draftkings" / "odds" / "20261201-nba-101.json").read_bytes().splitlines()
+    records = [orjson.loads(line) for line in lines]
+    assert [r["type"] for r in records] == ["odds", "heartbeat"]
+    assert records[0]["previous"] == {"line": None, "odds_american": -150, "odds_decimal": 1.6667}
+    assert records[1]["idle_s"] == 60.0
+
+
+def test_unwritable_folder_raises_sink_error_naming_the_path(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    sink = FsSink(blocker)
+    with pytest.raises(SinkError, match=str(blocker)):
+        sink.save_snapshot(snapshot())

@@ -1,0 +1,83 @@
+from snuper.feed import MarketStatus, Quote, Removed
+from snuper.model import OddsUpdate, Price
+from snuper.watch import Watchlist
+from tests.factories import event, snapshot
+
+AT = "2026-12-02T00:30:00Z"
+
+
+def updates(watch: Watchlist, *items: Quote | Removed | MarketStatus) -> list[OddsUpdate | str]:
+    return list(watch.apply(items, "2026-12-02T00:29:59Z", AT))
+
+
+def test_price_move_yields_one_update_with_previous() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    [update] = updates(watch, Quote("0ML500_1", -160, 1.625))
+    assert isinstance(update, OddsUpdate)
+    assert (update.selection_id, update.market, update.side) == ("0ML500_1", "moneyline", "home")
+    assert (update.line, update.odds_american, update.odds_decimal) == (None, -160, 1.625)
+    assert update.previous == Price(None, -150, 1.6667)
+    assert update.source_ts == "2026-12-02T00:29:59Z"
+    assert update.received_at == AT
+    assert update.slate_date == "20261201"
+
+
+def test_same_price_again_yields_nothing() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    assert updates(watch, Quote("0ML500_1", -150, 1.6667)) == []
+    assert len(updates(watch, Quote("0ML500_1", -155, 1.645))) == 1
+    assert updates(watch, Quote("0ML500_1", -155, 1.645)) == []
+
+
+def test_unknown_selection_is_ignored() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    assert updates(watch, Quote("0QA999_1", 400, 5.0, market_id="9_999")) == []
+
+
+def test_line_move_named_by_replaced_id_follows_the_new_id() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    [update] = updates(
+        watch,
+        Quote(
+            "0HC500N450_1", -105, 1.9524, line=-4.5, market_id="2_500", replaced_id="0HC500N350_1"
+        ),
+        Removed("selection", "0HC500N350_1"),
+    )
+    assert isinstance(update, OddsUpdate)
+    assert (update.selection_id, update.line, update.odds_american) == ("0HC500N450_1", -4.5, -105)
+    assert update.previous == Price(-3.5, -110, 1.9091)
+    # later price moves arrive on the new id only
+    assert len(updates(watch, Quote("0HC500N450_1", -115, 1.8696))) == 1
+    assert updates(watch, Quote("0HC500N350_1", -125, 1.8)) == []
+
+
+def test_line_move_as_delete_then_insert_is_matched_by_market_and_label() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    result = updates(
+        watch,
+        Removed("selection", "0OU500O22150_1"),
+        Quote("0OU500O22250_1", -110, 1.9091, line=222.5, market_id="3_500", label="Over"),
+    )
+    assert [(u.selection_id, u.line) for u in result if isinstance(u, OddsUpdate)] == [
+        ("0OU500O22250_1", 222.5)
+    ]
+
+
+def test_change_without_points_keeps_the_line() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    [update] = updates(watch, Quote("0HC500P350_3", -120, 1.8333))
+    assert isinstance(update, OddsUpdate)
+    assert update.line == 3.5
+
+
+def test_event_removal_is_reported_once_per_watched_event() -> None:
+    watch = Watchlist.from_snapshot(snapshot(event("101", "500"), event("102", "600")))
+    assert updates(watch, Removed("event", "102"), Removed("event", "777")) == ["102"]
+
+
+def test_suspension_is_tracked_without_a_record() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    assert updates(watch, MarketStatus("1_500", True)) == []
+    assert "1_500" in watch.suspended
+    assert updates(watch, MarketStatus("1_500", False)) == []
+    assert watch.suspended == set()
