@@ -230,7 +230,7 @@ def _rest_selection(
     if kind != "moneyline":
         points = obj.get("points")
         if points is None:
-            raise ParseError(f"{path}.points", f"missing line of a {kind} selection")
+            raise ParseError(f"{path}.points", "missing")  # a spread/total needs its line
         line = _line(points, f"{path}.points")
     label = obj.get("label")
     return Selection(
