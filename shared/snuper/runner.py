@@ -241,7 +241,6 @@ class MonitorEngine:
             act = self.activity[outcome.event_id]
             act.updates += 1
             act.last_update = act.last_record = now
-            act.messages_at_record, act.bytes_at_record = self.result.messages, self.bytes
             self.result.updates += 1
             await self._enqueue(outcome)
 
@@ -269,14 +268,14 @@ class MonitorEngine:
                 event_id=event_id,
                 slate_date=self.watch.events[event_id].slate_date,
                 received_at=received_at,
-                messages=self.result.messages - act.messages_at_record,
+                messages=self.result.messages - act.messages_at_beat,
                 updates=act.updates,
-                bytes=self.bytes - act.bytes_at_record,
+                bytes=self.bytes - act.bytes_at_beat,
                 idle_s=round(now - act.last_update, 3),
             )
             act.last_record = now
             act.updates = 0
-            act.messages_at_record, act.bytes_at_record = self.result.messages, self.bytes
+            act.messages_at_beat, act.bytes_at_beat = self.result.messages, self.bytes
             self.result.heartbeats += 1
             await self._enqueue(beat)
 

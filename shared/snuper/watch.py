@@ -29,13 +29,14 @@ class Watched:
 
 @dataclass(slots=True)
 class EventActivity:
-    """Counters for heartbeats: what happened since the event's last record."""
+    """Heartbeat bookkeeping: counts since the event's last heartbeat (feed-wide messages and
+    bytes, so a quiet event still shows the connection was alive), and when it last had a record."""
 
     last_update: float
     last_record: float
     updates: int = 0
-    messages_at_record: int = 0
-    bytes_at_record: int = 0
+    messages_at_beat: int = 0
+    bytes_at_beat: int = 0
     over: bool = False
 
 

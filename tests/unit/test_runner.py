@@ -67,6 +67,7 @@ async def test_updates_heartbeats_and_exit_when_events_are_over(tmp_path: Path) 
     quiet = records(tmp_path, "102")
     assert quiet and all(r["type"] == "heartbeat" for r in quiet)
     assert quiet[0]["updates"] == 0
+    assert int(str(quiet[0]["messages"])) >= 1  # the feed was alive while the event was quiet
     assert float(str(quiet[0]["idle_s"])) >= FAST.heartbeat_s
     assert result.updates == 2
 

@@ -1,0 +1,148 @@
+"""`snuper -t monitor` against the DraftKings simulator: a hand-written scenario with known price
+moves, one line move, one dropped connection and one malformed frame."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from pathlib import Path
+
+import orjson
+
+from snuper.providers.draftkings.sim import (
+    Scenario,
+    SimEvent,
+    SimMarket,
+    SimSelection,
+    Step,
+    selection_id,
+)
+from snuper.sim.options import Faults, SimOptions
+from snuper.slate import SLATE_ZONE, slate_day, today_slate
+from tests.e2e.cli import snuper
+from tests.e2e.conftest import SimFactory
+
+BUSY, QUIET = "7001", "7002"
+
+
+def game(
+    event_id: str, num: str, home: str, away: str, hour: int
+) -> tuple[SimEvent, list[SimMarket], list[SimSelection]]:
+    start = datetime.combine(slate_day(), time(hour, 0), SLATE_ZONE)
+    event = SimEvent(event_id, f"BOS {home}", f"NY {away}", "BOS", "NY", start)
+    ml, hc, ou = f"1_{num}", f"2_{num}", f"3_{num}"
+    markets = [SimMarket(ml, event_id, "moneyline"), SimMarket(hc, event_id, "spread"),
+               SimMarket(ou, event_id, "total")]  # fmt: skip
+    selections = [
+        SimSelection(selection_id(ml, "Home", None), ml, event.home, "Home", -150, None),
+        SimSelection(selection_id(ml, "Away", None), ml, event.away, "Away", 130, None),
+        SimSelection(selection_id(hc, "Home", -3.5), hc, event.home, "Home", -110, -3.5),
+        SimSelection(selection_id(hc, "Away", 3.5), hc, event.away, "Away", -110, 3.5),
+        SimSelection(selection_id(ou, "Over", 221.5), ou, "Over", "Over", -105, 221.5),
+        SimSelection(selection_id(ou, "Under", 221.5), ou, "Under", "Under", -115, 221.5),
+    ]
+    return event, markets, selections
+
+
+def scenario() -> Scenario:
+    busy, busy_markets, busy_sels = game(BUSY, "900", "Celtics", "Knicks", 19)
+    quiet, quiet_markets, quiet_sels = game(QUIET, "901", "Bruins", "Rangers", 20)
+    steps = [
+        Step(1, "price", BUSY, "1_900", "Home", american=-160),
+        Step(2, "price", BUSY, "3_900", "Over", american=-115),
+        Step(3, "line", BUSY, "2_900", "Home", american=-105, points=-4.5),
+        Step(4, "price", BUSY, "1_900", "Away", american=140),
+        Step(5, "suspend", BUSY, "1_900"),
+        Step(6, "resume", BUSY, "1_900"),
+        Step(7, "price", BUSY, "1_900", "Home", american=-170),
+        Step(8, "price", BUSY, "3_900", "Under", american=100),
+        Step(30, "end", BUSY),
+        Step(31, "end", QUIET),
+    ]
+    return Scenario(
+        "nba", [busy, quiet], busy_markets + quiet_markets, busy_sels + quiet_sels, steps
+    )
+
+
+# (selection id, line, american, previous line, previous american), in the order they happen
+EXPECTED = [
+    ("0ML900_1", None, -160, None, -150),
+    ("0OU900O22150_1", 221.5, -115, 221.5, -105),
+    ("0HC900N450_1", -4.5, -105, -3.5, -110),
+    ("0HC900P450_3", 4.5, -110, 3.5, -110),
+    ("0ML900_3", None, 140, None, 130),
+    ("0ML900_1", None, -170, None, -160),
+    ("0OU900U22150_3", 221.5, 100, 221.5, -115),
+]
+
+
+def read(root: Path, event_id: str) -> list[dict[str, object]]:
+    path = root / "draftkings" / "odds" / f"{today_slate()}-nba-{event_id}.json"
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+async def test_monitor_captures_every_move_once_through_faults(
+    tmp_path: Path, dk_sim: SimFactory
+) -> None:
+    # 10 scenario seconds per real second; the socket drops after its 3rd update frame (the
+    # initial data and two price moves) and a garbage frame precedes the 6th.
+    options = SimOptions(speed=10, faults=Faults(drop_after=3, malformed_at=6))
+    out = str(tmp_path)
+    async with dk_sim(options, {"nba": scenario()}) as (running, sim):
+        scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", "-o", out,
+                              env=running.exports)  # fmt: skip
+        assert scrape.code == 0, scrape.stderr
+        monitor = await snuper("-t", "monitor", "-p", "draftkings", "-l", "nba", "-o", out,
+                               "--heartbeat", "1", "-i", "0.2", "--max-runtime", "60",
+                               env=running.exports, timeout=90)  # fmt: skip
+        assert sim.connections == 2
+    assert monitor.code == 0, monitor.stderr
+    assert "stopped (events over)" in monitor.stderr
+
+    busy = read(tmp_path, BUSY)
+    odds = [(r["selection_id"], r["line"], r["odds_american"], r["previous"]) for r in busy
+            if r["type"] == "odds"]  # fmt: skip
+    assert odds == [
+        (
+            sid,
+            line,
+            american,
+            {"line": pl, "odds_american": pa, "odds_decimal": odds[i][3]["odds_decimal"]},
+        )  # type: ignore[index]
+        for i, (sid, line, american, pl, pa) in enumerate(EXPECTED)
+    ]
+    assert all(r["source_ts"] for r in busy if r["type"] == "odds")
+
+    quiet = read(tmp_path, QUIET)
+    assert quiet and {r["type"] for r in quiet} == {"heartbeat"}
+
+    log = monitor.stderr.splitlines()
+    malformed = [line for line in log if "malformed message" in line]
+    assert len(malformed) == 1 and "WARNING" in malformed[0]
+    reconnects = [line for line in log if "connection lost" in line]
+    assert len(reconnects) == 1
+    assert "Traceback" not in monitor.stderr
+
+
+async def test_sigterm_flushes_and_exits_zero(tmp_path: Path, dk_sim: SimFactory) -> None:
+    import asyncio
+    import signal
+    import sys
+
+    from tests.e2e.cli import cli_env
+
+    out = str(tmp_path)
+    async with dk_sim(SimOptions(speed=10), {"nba": scenario()}) as (running, _):
+        scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", "-o", out,
+                              env=running.exports)  # fmt: skip
+        assert scrape.code == 0, scrape.stderr
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "snuper", "-t", "monitor", "-p", "draftkings", "-l", "nba",
+            "-o", out, env=cli_env(running.exports), stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await asyncio.sleep(2.5)  # scenario second ~20: every price move has happened
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err.decode()
+    assert "stopped (signal)" in err.decode()
+    odds = [r["selection_id"] for r in read(tmp_path, BUSY) if r["type"] == "odds"]
+    assert odds == [e[0] for e in EXPECTED]
