@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from snuper.model import Snapshot
 from snuper.odds import american_to_decimal
@@ -15,9 +16,7 @@ from tests.e2e.conftest import SimFactory
 SIDES = {"Home": "home", "Away": "away", "Over": "over", "Under": "under"}
 
 
-def expected_slate(
-    seed: int, league: str
-) -> tuple[list[tuple[object, ...]], set[tuple[object, ...]]]:
+def expected_slate(seed: int, league: str) -> tuple[list[tuple[Any, ...]], set[tuple[Any, ...]]]:
     """What the simulator serves, from the scenario itself (not from its JSON)."""
     scenario = generate_scenario(league, seed=seed, slate_day=slate_day(), n_events=3)
     events = sorted(

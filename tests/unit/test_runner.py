@@ -11,7 +11,7 @@ import pytest
 
 from snuper.config import MonitorSettings
 from snuper.feed import FeedBatch, Message, ParseError, PollFeed, Quote, Removed
-from snuper.model import Record
+from snuper.model import OddsUpdate, Record
 from snuper.runner import MonitorEngine
 from snuper.sinks.fs import FsSink
 from tests.factories import event, snapshot
@@ -104,7 +104,7 @@ async def test_stop_event_flushes_everything_written(tmp_path: Path) -> None:
     result = await task
     sink.close()
     assert result.stopped == "signal"
-    assert [r.selection_id for r in written if r.__class__.__name__ == "OddsUpdate"] == ["0ML500_1"]
+    assert [r.selection_id for r in written if isinstance(r, OddsUpdate)] == ["0ML500_1"]
     assert records(tmp_path, "101")[0]["odds_american"] == -170
 
 
