@@ -9,19 +9,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from snuper.feed import FeedItem, MarketStatus, Quote, Removed
-from snuper.model import Event, Market, OddsUpdate, Price, Side, Snapshot
+from snuper.model import Event, OddsUpdate, Price, Selection, Snapshot
 
 
 @dataclass(slots=True)
 class Watched:
-    """The last known state of one watched selection."""
+    """The last known state of one watched selection. Market, side and label never change,
+    so they stay on the snapshot's selection; id, line and price follow the feed."""
 
-    selection_id: str
     event_id: str
-    market_id: str
-    market: Market
-    side: Side
-    label: str
+    opening: Selection
+    selection_id: str
     line: float | None
     odds_american: int
     odds_decimal: float
@@ -50,24 +48,14 @@ class Watchlist:
     orphans_by_id: dict[str, Watched] = field(default_factory=dict)
     orphans_by_label: dict[tuple[str, str], Watched] = field(default_factory=dict)
     suspended: set[str] = field(default_factory=set)
-    market_event: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> Watchlist:
         watch = cls(snapshot.provider, snapshot.league, {e.event_id: e for e in snapshot.events})
         for event in snapshot.events:
             for s in event.selections:
-                watch.market_event[s.market_id] = event.event_id
                 watch.by_id[s.selection_id] = Watched(
-                    s.selection_id,
-                    event.event_id,
-                    s.market_id,
-                    s.market,
-                    s.side,
-                    s.label,
-                    s.line,
-                    s.odds_american,
-                    s.odds_decimal,
+                    event.event_id, s, s.selection_id, s.line, s.odds_american, s.odds_decimal
                 )
         return watch
 
@@ -95,7 +83,7 @@ class Watchlist:
         state = self.by_id.pop(selection_id, None)
         if state is not None:
             self.orphans_by_id[selection_id] = state
-            self.orphans_by_label[(state.market_id, state.label)] = state
+            self.orphans_by_label[(state.opening.market_id, state.opening.label)] = state
 
     def _adopt(self, quote: Quote) -> Watched | None:
         """Find the state a new selection id continues: named by replaced_id, or the deleted
@@ -110,7 +98,7 @@ class Watchlist:
         if state is None:
             return None
         self.orphans_by_id.pop(state.selection_id, None)
-        self.orphans_by_label.pop((state.market_id, state.label), None)
+        self.orphans_by_label.pop((state.opening.market_id, state.opening.label), None)
         state.selection_id = quote.selection_id
         self.by_id[quote.selection_id] = state
         return state
@@ -119,7 +107,7 @@ class Watchlist:
         state = self.by_id.get(quote.selection_id) or self._adopt(quote)
         if state is None:
             return None  # not a watched selection (another market, another league)
-        line = None if state.market == "moneyline" else quote.line
+        line = None if state.opening.market == "moneyline" else quote.line
         if line is None:
             line = state.line
         if line == state.line and quote.odds_american == state.odds_american:
@@ -136,8 +124,8 @@ class Watchlist:
             event_id=state.event_id,
             slate_date=self.events[state.event_id].slate_date,
             selection_id=state.selection_id,
-            market=state.market,
-            side=state.side,
+            market=state.opening.market,
+            side=state.opening.side,
             line=line,
             odds_american=quote.odds_american,
             odds_decimal=quote.odds_decimal,
