@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -13,9 +12,6 @@ from snuper.providers.draftkings import PROVIDER as DRAFTKINGS
 from snuper.providers.draftkings.sim import DraftKingsSim, Scenario
 from snuper.sim.options import SimOptions
 from snuper.sim.server import RunningSim, start_sim
-
-if not shutil.which("chromium"):  # pragma: no cover - CI installs Debian's chromium first
-    pytest.exit("e2e tests need Chromium: apt-get install chromium", returncode=3)
 
 SimFactory = Callable[..., AbstractAsyncContextManager[tuple[RunningSim, DraftKingsSim]]]
 
