@@ -589,45 +589,54 @@ class FrameDecoder:
         return FeedBatch("update", tuple(items), _source_ts(data.get("metadata")))
 
 
-def _selection_change(fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
-    # 24: [id, label, [american, decimal, fractional, pct, pct, multiplier], trueOdds, points,
-    #      sortOrder, tags, replacedSelectionId]
+@dataclass(frozen=True, slots=True)
+class _SelectionRow:
+    """Where a selection row keeps each field, by type tag."""
+
+    label: int
+    odds: int
+    points: int
+    replaced: int
+    market: int | None
+
+
+# 24 change: [id, label, [american, decimal, fractional, pct, pct, multiplier], trueOdds, points,
+#   sortOrder, tags, replacedSelectionId].
+# 35 full: [id, marketId, label, odds[], trueOdds, points, outcomeType, ...]. Beyond index 6 the
+#   layout is INFERRED (participants, sortOrder, tags, replacedSelectionId at 10, metadata): only
+#   a string at index 10 is read as the replaced id.
+_CHANGE_ROW: Final = _SelectionRow(label=1, odds=2, points=4, replaced=7, market=None)
+_FULL_ROW: Final = _SelectionRow(label=2, odds=3, points=5, replaced=10, market=1)
+
+
+def _selection(row: _SelectionRow, fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
     n = len(fields)
-    price = _frame_price(fields[2] if n > 2 else None, g, pos, k, 2)
+    price = _frame_price(fields[row.odds] if n > row.odds else None, g, pos, k, row.odds)
     if price is None:
         return None
-    label = fields[1] if n > 1 else None
-    replaced = fields[7] if n > 7 else None
+
+    def text(index: int | None) -> str | None:
+        value = fields[index] if index is not None and n > index else None
+        return value if isinstance(value, str) else None
+
+    points_path = f"frame[2][0][{g}][{pos}][{k}][1][{row.points}]"
     return Quote(
         selection_id=fields[0],
         odds_american=price[0],
         odds_decimal=price[1],
-        line=_line(fields[4], f"frame[2][0][{g}][{pos}][{k}][1][4]") if n > 4 else None,
-        replaced_id=replaced if isinstance(replaced, str) else None,
-        label=label if isinstance(label, str) else None,
+        line=_line(fields[row.points], points_path) if n > row.points else None,
+        market_id=text(row.market),
+        replaced_id=text(row.replaced),
+        label=text(row.label),
     )
+
+
+def _selection_change(fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
+    return _selection(_CHANGE_ROW, fields, g, pos, k)
 
 
 def _selection_full(fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
-    # 35: [id, marketId, label, odds[], trueOdds, points, outcomeType, ...]. Beyond index 6 the
-    # layout is INFERRED (participants, sortOrder, tags, replacedSelectionId at 10, metadata):
-    # only a string at index 10 is read as the replaced id.
-    n = len(fields)
-    price = _frame_price(fields[3] if n > 3 else None, g, pos, k, 3)
-    if price is None:
-        return None
-    market_id = fields[1] if n > 1 else None
-    label = fields[2] if n > 2 else None
-    replaced = fields[10] if n > 10 else None
-    return Quote(
-        selection_id=fields[0],
-        odds_american=price[0],
-        odds_decimal=price[1],
-        line=_line(fields[5], f"frame[2][0][{g}][{pos}][{k}][1][5]") if n > 5 else None,
-        market_id=market_id if isinstance(market_id, str) else None,
-        replaced_id=replaced if isinstance(replaced, str) else None,
-        label=label if isinstance(label, str) else None,
-    )
+    return _selection(_FULL_ROW, fields, g, pos, k)
 
 
 def _market_change(fields: list[Any], g: int, pos: int, k: int) -> MarketStatus | None:
