@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import websockets
+import websockets.http11
 
 from snuper.backoff import Backoff
 from snuper.config import MonitorSettings
@@ -183,9 +184,13 @@ class MonitorEngine:
                 yield message
 
     async def _socket_messages(self, feed: WebSocketFeed) -> AsyncIterator[Message | None]:
+        headers = {k: v for k, v in feed.headers.items() if k.lower() != "user-agent"}
+        # websockets sends a User-Agent of its own; replace it rather than send two.
+        agent = next((v for k, v in feed.headers.items() if k.lower() == "user-agent"), None)
         async with websockets.connect(
             feed.url,
-            additional_headers=feed.headers,
+            additional_headers=headers,
+            user_agent_header=agent or websockets.http11.USER_AGENT,
             open_timeout=self.settings.receive_timeout,
             ping_interval=10,
             ping_timeout=self.settings.receive_timeout,
