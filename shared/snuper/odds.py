@@ -71,4 +71,9 @@ def decimal_to_american(decimal: float) -> int:
 
 
 def implied_probability(american: int) -> float:
-    return 1 / american_to_decimal(american)
+    """Exact, not through the rounded decimal: -300 -> 0.75."""
+    if american >= 100:
+        return 100 / (american + 100)
+    if american <= -100:
+        return -american / (100 - american)
+    raise OddsError(f"American odds must be <= -100 or >= 100: {american}")

@@ -109,7 +109,9 @@ def test_conversion_errors() -> None:
 def test_implied_probability() -> None:
     assert implied_probability(100) == 0.5
     # Goes through the 4-digit decimal (1.3333), hence the tolerance.
-    assert implied_probability(-300) == pytest.approx(0.75, abs=1e-4)
+    assert implied_probability(-300) == 0.75
+    with pytest.raises(OddsError):
+        implied_probability(50)
 
 
 @pytest.mark.parametrize(
