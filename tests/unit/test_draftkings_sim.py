@@ -323,7 +323,7 @@ async def test_websocket_subscribe_initial_data_and_live_moves() -> None:
             assert {tag for tag, _ in markets} == {34} and len(markets) == 3
             market_types = {row[0]: row[7][1] for _, row in markets}
             assert market_types == {ML: 2, HC: 1, OU: 6}
-            assert all(row[1] == EVENT and row[9] is False for _, row in markets)
+            assert all(row[1] == EVENT and row[5] is False for _, row in markets)
             sels = {row[0]: row for tag, row in inserts[2] if tag == 35}
             assert len(sels) == 6
             assert sels["0ML80000001_3"][3][0] == "+130" and sels["0ML80000001_3"][5] is None

@@ -673,9 +673,9 @@ class LeagueWorld:
         ]
 
     def ws_market(self, market: SimMarket) -> list[Any]:
-        """34 (inferred beyond index 0, 1, 2 and 7): [id, eventId, name, sportId, leagueId,
-        subcategoryId, sortOrder, [marketTypeId, betOfferTypeId, name], tags, isSuspended,
-        metadata]."""
+        """34, inferred: [id, eventId, leagueId, subcategoryId, name, isSuspended, sortOrder,
+        [marketTypeId, betOfferTypeId, name], tags, metadata]. Index 0, 1, 4, 5 and 7 are where
+        a public decoder of live traffic reads id, event, name, suspension and market type."""
         name = self.market_name(market)
         market_type = [f"{_PREFIX_BY_KIND[market.kind]}_0", _BET_OFFER_TYPE[market.kind], name]
         return [
@@ -683,14 +683,13 @@ class LeagueWorld:
             [
                 market.market_id,
                 market.event_id,
-                name,
-                self.info.sport_id,
                 self.info.league_id,
                 self.info.subcategory_id,
+                name,
+                market.suspended,
                 self._market_sort(market),
                 market_type,
                 list(MARKET_TAGS),
-                market.suspended,
                 {},
             ],
         ]
