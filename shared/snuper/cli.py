@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import signal
 import sys
 import tempfile
@@ -43,8 +44,8 @@ def _positive(value: str) -> float:
         number = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
+    if not math.isfinite(number) or number <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {value}")
     return number
 
 
@@ -56,7 +57,10 @@ def _count(value: str) -> int:
 
 
 def _comma_list(value: str) -> list[str]:
-    return [part.strip().lower() for part in value.split(",") if part.strip()]
+    names = [part.strip().lower() for part in value.split(",") if part.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma list of names, got nothing")
+    return names
 
 
 def build_parser() -> Parser:

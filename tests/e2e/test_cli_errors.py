@@ -12,9 +12,12 @@ from tests.e2e.cli import snuper
     [
         (["-t", "scrape", "-p", "caesars", "-o", "{tmp}"], "-p/--provider"),
         (["-t", "scrape", "-l", "nhl", "-o", "{tmp}"], "-l/--league"),
+        (["-t", "scrape", "-l", ",", "-o", "{tmp}"], "-l/--league"),
         (["-t", "scrape", "-p", "draftkings"], "-o/--fs-sink-dir"),
         (["-t", "monitor", "-i", "0", "-o", "{tmp}"], "-i/--interval"),
         (["-t", "monitor", "-i", "-5", "-o", "{tmp}"], "-i/--interval"),
+        (["-t", "monitor", "-i", "nan", "-o", "{tmp}"], "-i/--interval"),
+        (["-t", "monitor", "--heartbeat", "inf", "-o", "{tmp}"], "--heartbeat"),
         (["-t", "monitor", "--max-runtime", "soon", "-o", "{tmp}"], "--max-runtime"),
         (["-t", "dance", "-o", "{tmp}"], "-t/-task/--task"),
         (["-p", "draftkings", "-o", "{tmp}"], "-t/-task/--task"),
