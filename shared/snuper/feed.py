@@ -54,11 +54,13 @@ FeedItem = Quote | Removed | MarketStatus
 
 @dataclass(frozen=True, slots=True)
 class FeedBatch:
-    """Everything one message said. kind: 'update', 'ack', 'ignored' (e.g. ContentCards)."""
+    """Everything one message said. kind: 'update', 'ack', 'ignored' (e.g. ContentCards), or
+    'error' when the book refused a subscription (detail says why)."""
 
-    kind: Literal["update", "ack", "ignored"]
+    kind: Literal["update", "ack", "ignored", "error"]
     items: Sequence[FeedItem] = field(default_factory=tuple)
     source_ts: str | None = None
+    detail: str | None = None
 
 
 Message = bytes | str

@@ -44,9 +44,11 @@ class Watchlist:
     league: str
     events: dict[str, Event]
     by_id: dict[str, Watched] = field(default_factory=dict)
-    # Deleted selections wait here for the selection that replaces them (line move).
-    orphans_by_id: dict[str, Watched] = field(default_factory=dict)
-    orphans_by_label: dict[tuple[str, str], Watched] = field(default_factory=dict)
+    # Every watched selection by (market, label): a new id in the same slot continues it (a line
+    # move), whether its old id was deleted before, after, or never (missed while disconnected).
+    by_slot: dict[tuple[str, str], Watched] = field(default_factory=dict)
+    # Ids no longer current, so a later quote naming one as replaced still finds its state.
+    retired: dict[str, Watched] = field(default_factory=dict)
     suspended: set[str] = field(default_factory=set)
 
     @classmethod
@@ -54,9 +56,10 @@ class Watchlist:
         watch = cls(snapshot.provider, snapshot.league, {e.event_id: e for e in snapshot.events})
         for event in snapshot.events:
             for s in event.selections:
-                watch.by_id[s.selection_id] = Watched(
+                state = Watched(
                     event.event_id, s, s.selection_id, s.line, s.odds_american, s.odds_decimal
                 )
+                watch.by_id[s.selection_id] = watch.by_slot[(s.market_id, s.label)] = state
         return watch
 
     def apply(
@@ -82,23 +85,21 @@ class Watchlist:
     def _orphan(self, selection_id: str) -> None:
         state = self.by_id.pop(selection_id, None)
         if state is not None:
-            self.orphans_by_id[selection_id] = state
-            self.orphans_by_label[(state.opening.market_id, state.opening.label)] = state
+            self.retired[selection_id] = state
 
     def _adopt(self, quote: Quote) -> Watched | None:
-        """Find the state a new selection id continues: named by replaced_id, or the deleted
-        selection of the same market and label (books that do not name the replaced id)."""
+        """Find the state a new selection id continues: the one it names as replaced, else the
+        watched selection of the same market and label (books that do not name it)."""
         state = None
         if quote.replaced_id is not None:
-            state = self.by_id.pop(quote.replaced_id, None) or self.orphans_by_id.get(
-                quote.replaced_id
-            )
+            state = self.by_id.get(quote.replaced_id) or self.retired.get(quote.replaced_id)
         if state is None and quote.market_id is not None and quote.label is not None:
-            state = self.orphans_by_label.get((quote.market_id, quote.label))
+            state = self.by_slot.get((quote.market_id, quote.label))
         if state is None:
             return None
-        self.orphans_by_id.pop(state.selection_id, None)
-        self.orphans_by_label.pop((state.opening.market_id, state.opening.label), None)
+        # The old id stops being current; its late messages must not move the price back.
+        if self.by_id.pop(state.selection_id, None) is not None:
+            self.retired[state.selection_id] = state
         state.selection_id = quote.selection_id
         self.by_id[quote.selection_id] = state
         return state

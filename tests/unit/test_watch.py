@@ -81,3 +81,32 @@ def test_suspension_is_tracked_without_a_record() -> None:
     assert "1_500" in watch.suspended
     assert updates(watch, MarketStatus("1_500", False)) == []
     assert watch.suspended == set()
+
+
+def test_line_move_insert_before_delete_without_replaced_id() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    result = updates(
+        watch,
+        Quote("0OU500U22250_3", -120, 1.8333, line=222.5, market_id="3_500", label="Under"),
+        Removed("selection", "0OU500U22150_3"),
+    )
+    assert [
+        (u.selection_id, u.line, u.odds_american) for u in result if isinstance(u, OddsUpdate)
+    ] == [("0OU500U22250_3", 222.5, -120)]
+    assert updates(watch, Quote("0OU500U22250_3", -125, 1.8)) != []
+
+
+def test_line_moved_while_disconnected_is_caught_from_initial_data() -> None:
+    # After a reconnect the book resends full rows; the old id's delete was never seen.
+    watch = Watchlist.from_snapshot(snapshot())
+    [update] = updates(
+        watch,
+        Quote("0HC500N400_1", -110, 1.9091, line=-4.0, market_id="2_500", label="BOS Celtics"),
+        Quote("0HC500P400_3", -110, 1.9091, line=4.0, market_id="2_500", label="NY Knicks"),
+        Quote("0ML500_1", -150, 1.6667, market_id="1_500", label="BOS Celtics"),
+    )[:1]
+    assert isinstance(update, OddsUpdate)
+    assert (update.selection_id, update.line) == ("0HC500N400_1", -4.0)
+    # the stale old id no longer moves anything
+    assert updates(watch, Quote("0HC500N350_1", -130, 1.7692)) == []
+    assert len(updates(watch, Quote("0HC500N400_1", -130, 1.7692))) == 1
