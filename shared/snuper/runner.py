@@ -161,15 +161,15 @@ class MonitorEngine:
                 async with contextlib.aclosing(self._messages()) as messages:
                     async for message in messages:
                         connected_at = connected_at or self.clock()
-                        # Only a real message (or a long healthy connection) proves the
+                        if message is not None:
+                            await self._handle(message)
+                        # Only a message handled (or a long healthy connection) proves the
                         # feed works; an accept-then-close server must still hit the limit.
                         if failures and (
                             message is not None or self.clock() - connected_at > HEALTHY_AFTER_S
                         ):
                             failures = 0
                             backoff.reset()
-                        if message is not None:
-                            await self._handle(message)
                         await self._tick()
                         reason = self._stop_reason()
                         if reason is not None:

@@ -474,7 +474,7 @@ def test_acks(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["pong", "error", None, 7])
 def test_unknown_frame_kind_is_ignored(kind: object) -> None:
-    frame = pack([SUB, kind, {"message": "?"}, "oops", [TS, 0]])
+    frame = pack([SUB, kind, {"message": "?"}, None, [TS, 0]])
     assert FrameDecoder().decode(frame) == FeedBatch("ignored")
 
 
@@ -847,7 +847,7 @@ def _decode_or_parse_error(message: bytes | str) -> None:
         batch = FrameDecoder().decode(message)
     except ParseError:
         return
-    assert batch.kind in ("update", "ack", "ignored")
+    assert batch.kind in ("update", "ack", "ignored", "error")
 
 
 @settings(max_examples=300, deadline=None)
@@ -874,3 +874,12 @@ def test_random_json_only_raises_parse_error(value: Any) -> None:
     body = {"id": SUB, "event": "update", "data": {"data": value}}
     _decode_or_parse_error(orjson.dumps(body).decode())
     _decode_or_parse_error(orjson.dumps(value).decode())
+
+
+def test_error_frame_is_reported_not_ignored() -> None:
+    frame = msgpack.packb(
+        ["sub-9", "subscribed", None, {"code": 401, "message": "invalid jwt"}, [TS, 0]]
+    )
+    batch = FrameDecoder().decode(frame)
+    assert batch.kind == "error"
+    assert batch.detail is not None and "invalid jwt" in batch.detail and "sub-9" in batch.detail

@@ -115,3 +115,19 @@ async def test_max_runtime_stops_a_feed_that_never_ends(tmp_path: Path) -> None:
     result = await engine.run()
     sink.close()
     assert result.stopped == "max runtime"
+
+
+async def test_a_feed_that_refuses_us_is_given_up_on(tmp_path: Path) -> None:
+    async def fetch() -> Message:
+        return b"refused"
+
+    def refuse(message: Message) -> FeedBatch:
+        return FeedBatch("error", detail="invalid jwt")
+
+    settings = MonitorSettings(interval=0.05, receive_timeout=0.1, backoff_initial=0.01,
+                               backoff_max=0.02, max_failures=2)  # fmt: skip
+    sink = FsSink(tmp_path)
+    feed = PollFeed(fetch=fetch, parse=refuse, interval=0.05)
+    result = await MonitorEngine(snapshot(), feed, sink, settings, asyncio.Event()).run()
+    sink.close()
+    assert (result.stopped, result.reconnects, result.ok) == ("gave up", 2, False)

@@ -453,6 +453,9 @@ class FrameDecoder:
         if not isinstance(frame, list) or len(frame) < 2:
             raise ParseError("frame", "expected an array [sub_id, kind, payload, error, [ts, seq]]")
         kind = frame[1]
+        error = frame[3] if len(frame) > 3 else None
+        if error:  # a refused subscription: the engine treats it as a failed connection
+            return FeedBatch("error", detail=f"{kind} {frame[0]}: {str(error)[:200]}")
         if kind == "update":
             return self._update(frame)
         if isinstance(kind, str) and kind in _ACK_KINDS:
