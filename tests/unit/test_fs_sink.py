@@ -56,3 +56,21 @@ def test_unwritable_folder_raises_sink_error_naming_the_path(tmp_path: Path) -> 
     sink = FsSink(blocker)
     with pytest.raises(SinkError, match=str(blocker)):
         sink.save_snapshot(snapshot())
+
+
+def test_a_failed_batch_writes_nothing_so_a_retry_does_not_double(tmp_path: Path) -> None:
+    sink = FsSink(tmp_path)
+    beats = [
+        Heartbeat("draftkings", "nba", eid, "20261201", "2026-12-02T00:31:00Z", 1, 0, 10, 60.0)
+        for eid in ("101", "102")
+    ]
+    odds = tmp_path / "draftkings" / "odds"
+    blocker = odds / "20261201-nba-102.json"
+    blocker.mkdir(parents=True)  # a folder where the file should be: opening it fails
+    with pytest.raises(SinkError, match="20261201-nba-102.json"):
+        sink.write_updates(beats)
+    blocker.rmdir()
+    sink.write_updates(beats)
+    sink.close()
+    for eid in ("101", "102"):
+        assert len((odds / f"20261201-nba-{eid}.json").read_bytes().splitlines()) == 1

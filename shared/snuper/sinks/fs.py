@@ -6,7 +6,9 @@ Odds (JSONL, appended): <dir>/<provider>/odds/<slate>-<league>-<event_id>.json
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,13 +39,22 @@ class FsSink:
         path = self.snapshot_path(snapshot.provider, snapshot.league, snapshot.slate_date)
         if path.exists() and not overwrite:
             return False
+        partial: Path | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            # Write beside and rename, so a reader never sees half a snapshot.
-            partial = path.with_suffix(".json.partial")
-            partial.write_bytes(snapshot.to_json())
+            # Write a private temp file, make it durable, then rename: a reader never sees half
+            # a snapshot and two writers never share a temp file.
+            with tempfile.NamedTemporaryFile(
+                dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+            ) as handle:
+                partial = Path(handle.name)
+                handle.write(snapshot.to_json())
+                handle.flush()
+                os.fsync(handle.fileno())
             partial.replace(path)
         except OSError as exc:
+            if partial is not None:
+                partial.unlink(missing_ok=True)
             raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
         return True
 
@@ -66,14 +77,21 @@ class FsSink:
             self._write(records)
 
     def _write(self, records: Sequence[Record]) -> None:
+        # Open every file of the batch before writing any line, so a failure (a folder that
+        # cannot be made, too many files) writes nothing and a retried batch is not doubled.
+        lines: dict[Path, list[bytes]] = {}
         for record in records:
-            path = self.odds_path(record)
-            handle = self._files.get(path)
-            try:
-                if handle is None:
+            lines.setdefault(self.odds_path(record), []).append(record.to_json() + b"\n")
+        for path in lines:
+            if path not in self._files:
+                try:
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    handle = self._files[path] = path.open("ab")
-                handle.write(record.to_json() + b"\n")
+                    self._files[path] = path.open("ab")
+                except OSError as exc:
+                    raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        for path, chunk in lines.items():
+            try:
+                self._files[path].write(b"".join(chunk))
             except OSError as exc:
                 raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
@@ -90,8 +108,16 @@ class FsSink:
                 raise SinkError(f"cannot flush {path}: {exc.strerror or exc}") from exc
 
     def close(self) -> None:
+        """Flush and close every file, even when one of them fails; then report the failure."""
         with self._lock:
-            self._flush()
+            failure: SinkError | None = None
+            try:
+                self._flush()
+            except SinkError as exc:
+                failure = exc
             for handle in self._files.values():
-                handle.close()
+                with contextlib.suppress(OSError):
+                    handle.close()
             self._files.clear()
+        if failure is not None:
+            raise failure
