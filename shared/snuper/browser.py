@@ -91,7 +91,10 @@ async def json_loaded_by_page(
         response: Response = await caught.value
         payload: Any = None
         if response.ok:
-            payload = await response.json()
+            try:
+                payload = await response.json()
+            except ValueError as exc:  # e.g. a bot-check page answered with 200
+                raise BrowserError(f"{response.url}: not JSON ({exc})") from exc
         return PageJson(response.url, response.status, await response.all_headers(), payload)
     except Error as exc:
         raise BrowserError(f"{page_url}: {str(exc).splitlines()[0]}") from exc

@@ -17,9 +17,11 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
+from snuper.browser import BrowserError
 from snuper.config import Settings
+from snuper.model import Snapshot
 from snuper.providers import PROVIDERS, Provider
-from snuper.runner import MonitorEngine
+from snuper.runner import MonitorEngine, MonitorResult
 from snuper.sim.options import Faults, SimOptions
 from snuper.sinks.base import Sink, SinkError
 from snuper.sinks.fs import FsSink
@@ -27,6 +29,7 @@ from snuper.slate import LEAGUES, today_slate
 
 log = logging.getLogger("snuper")
 SINKS = ("fs",)  # the other backends arrive with their issue
+MIN_CADENCE_S = 0.05
 
 
 class UsageError(Exception):
@@ -47,6 +50,30 @@ def _positive(value: str) -> float:
     if not math.isfinite(number) or number <= 0:
         raise argparse.ArgumentTypeError(f"must be a number greater than 0, got {value}")
     return number
+
+
+def _cadence(value: str) -> float:
+    """Seconds for a loop's cadence: shorter than 50 ms only burns CPU."""
+    number = _positive(value)
+    if number < MIN_CADENCE_S:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_CADENCE_S}, got {value}")
+    return number
+
+
+def _port(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {value}")
+    return number
+
+
+def _folder(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("expected a folder, got an empty value")
+    return Path(value)
 
 
 def _count(value: str) -> int:
@@ -84,11 +111,11 @@ def build_parser() -> Parser:
         default=None,
         help=f"comma list of {', '.join(LEAGUES)} (default: all)",
     )
-    parser.add_argument("-o", "--fs-sink-dir", type=Path, help="output folder of the fs sink")
+    parser.add_argument("-o", "--fs-sink-dir", type=_folder, help="output folder of the fs sink")
     parser.add_argument(
         "-i",
         "--interval",
-        type=_positive,
+        type=_cadence,
         default=1.0,
         help="monitor cadence in seconds: heartbeat checks and sink flushes",
     )
@@ -99,7 +126,7 @@ def build_parser() -> Parser:
     )
     parser.add_argument(
         "--heartbeat",
-        type=_positive,
+        type=_cadence,
         default=60.0,
         metavar="SECONDS",
         help="silence per event before a heartbeat record (default 60)",
@@ -114,7 +141,7 @@ def build_sim_parser() -> Parser:
         description="Serve every book's simulator on 127.0.0.1 "
         "and print the `export SNUPER_...` lines that point snuper at it.",
     )
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port", type=_port, default=0, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--speed",
@@ -208,28 +235,31 @@ async def run_scrape(
     for provider in providers:
         wanted = [lg for lg in leagues if lg in provider.leagues]
         context = ScrapeContext(provider.endpoints(), settings)
-        snapshots = await provider.scrape(context, wanted)
+        try:
+            snapshots = await provider.scrape(context, wanted)
+        except BrowserError as exc:
+            log.error("%s: scrape failed: %s", provider.name, exc)
+            failed += len(wanted)
+            continue
         failed += len(set(wanted) - {s.league for s in snapshots})
         for snapshot in snapshots:
-            where = sink.describe(snapshot)
-            selections = sum(len(e.selections) for e in snapshot.events)
-            if sink.save_snapshot(snapshot, overwrite=overwrite):
-                log.info(
-                    "%s %s: wrote %d events, %d selections to %s",
-                    provider.name,
-                    snapshot.league,
-                    len(snapshot.events),
-                    selections,
-                    where,
-                )
-            else:
-                log.info(
-                    "%s %s: kept existing %s (use --overwrite to replace it)",
-                    provider.name,
-                    snapshot.league,
-                    where,
-                )
+            save_snapshot(provider, snapshot, sink, overwrite)
     return 1 if failed else 0
+
+
+def save_snapshot(provider: Provider, snapshot: Snapshot, sink: Sink, overwrite: bool) -> None:
+    name = f"{provider.name} {snapshot.league}"
+    if not snapshot.events:
+        # An empty file would stand in the way of the day's real snapshot later on.
+        log.warning("%s: no games on slate %s; nothing written", name, snapshot.slate_date)
+        return
+    where = sink.describe(snapshot)
+    selections = sum(len(e.selections) for e in snapshot.events)
+    if sink.save_snapshot(snapshot, overwrite=overwrite):
+        log.info("%s: wrote %d events, %d selections to %s",
+                 name, len(snapshot.events), selections, where)  # fmt: skip
+    else:
+        log.info("%s: kept existing %s (use --overwrite to replace it)", name, where)
 
 
 async def run_monitor(
@@ -261,11 +291,15 @@ async def run_monitor(
         log.error("nothing to monitor: no snapshot found")
         return 1
     try:
-        results = await asyncio.gather(*(engine.run() for engine in engines))
+        # One engine failing must not cancel the others (and lose what they hold).
+        results = await asyncio.gather(*(e.run() for e in engines), return_exceptions=True)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    return 0 if all(r.ok for r in results) else 1
+    crashed = [r for r in results if isinstance(r, BaseException)]
+    for exc in crashed:
+        log.error("a monitor failed: %s: %s", type(exc).__name__, exc)
+    return 0 if not crashed and all(r.ok for r in results if isinstance(r, MonitorResult)) else 1
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -315,12 +349,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env(
         interval=args.interval, heartbeat_s=args.heartbeat, max_runtime=args.max_runtime
     )
+    code = 1
     try:
         if args.task == "scrape":
-            return asyncio.run(run_scrape(providers, leagues, sink, settings, args.overwrite))
-        return asyncio.run(run_monitor(providers, leagues, sink, settings))
+            code = asyncio.run(run_scrape(providers, leagues, sink, settings, args.overwrite))
+        else:
+            code = asyncio.run(run_monitor(providers, leagues, sink, settings))
+    except (SinkError, BrowserError) as exc:
+        log.error("%s", exc)
+    except KeyboardInterrupt:
+        log.warning("interrupted")
+        code = 130
+    try:
+        sink.close()
     except SinkError as exc:
         log.error("%s", exc)
-        return 1
-    finally:
-        sink.close()
+        code = code or 1
+    return code

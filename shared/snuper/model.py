@@ -120,6 +120,8 @@ class Snapshot:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Snapshot:
+        if not isinstance(data, dict):
+            raise SnapshotError(f"a snapshot is a JSON object, not {type(data).__name__}")
         if data.get("schema") != SCHEMA_VERSION:
             raise SnapshotError(f"unsupported snapshot schema {data.get('schema')!r}")
         try:
@@ -130,7 +132,7 @@ class Snapshot:
                 created_at=parse_iso(data["created_at"]),
                 events=tuple(Event.from_dict(e) for e in data["events"]),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise SnapshotError(f"malformed snapshot: {exc!r}") from exc
 
     @classmethod

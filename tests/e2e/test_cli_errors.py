@@ -22,6 +22,9 @@ from tests.e2e.cli import snuper
         (["-t", "dance", "-o", "{tmp}"], "-t/-task/--task"),
         (["-p", "draftkings", "-o", "{tmp}"], "-t/-task/--task"),
         (["-t", "scrape", "--sink", "rds", "-o", "{tmp}"], "--sink"),
+        (["-t", "scrape", "-o", ""], "-o/--fs-sink-dir"),
+        (["-t", "monitor", "-i", "0.001", "-o", "{tmp}"], "-i/--interval"),
+        (["sim", "--port", "99999"], "--port"),
     ],
 )
 async def test_usage_errors_name_the_flag(tmp_path: Path, args: list[str], named: str) -> None:
@@ -49,3 +52,12 @@ async def test_monitor_without_a_snapshot_says_what_to_do(tmp_path: Path) -> Non
     assert run.code == 1
     assert "run `snuper -t scrape` first" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+async def test_a_browser_that_cannot_start_is_one_error_line(tmp_path: Path) -> None:
+    run = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", "-o", str(tmp_path),
+                       env={"SNUPER_BROWSER_PATH": str(tmp_path / "no-such-chromium")})  # fmt: skip
+    assert run.code == 1
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "no-such-chromium" in errors[0]

@@ -67,10 +67,23 @@ def test_a_failed_batch_writes_nothing_so_a_retry_does_not_double(tmp_path: Path
     odds = tmp_path / "draftkings" / "odds"
     blocker = odds / "20261201-nba-102.json"
     blocker.mkdir(parents=True)  # a folder where the file should be: opening it fails
-    with pytest.raises(SinkError, match="20261201-nba-102.json"):
+    with pytest.raises(SinkError, match=r"20261201-nba-102\.json"):
         sink.write_updates(beats)
     blocker.rmdir()
     sink.write_updates(beats)
     sink.close()
     for eid in ("101", "102"):
         assert len((odds / f"20261201-nba-{eid}.json").read_bytes().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[1]", b"{", b'{"schema": 1, "provider": "draftkings", "league": "nba", '
+     b'"slate_date": "20261201", "created_at": 5, "events": []}'],
+)  # fmt: skip
+def test_a_malformed_snapshot_file_is_a_sink_error(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "draftkings" / "events" / "20261201-nba.json"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(SinkError, match=r"20261201-nba\.json"):
+        FsSink(tmp_path).load_snapshots("draftkings", ["nba"])

@@ -26,11 +26,9 @@ class ScrapeError(RuntimeError):
     """A league could not be read; the message names the URL and what went wrong."""
 
 
-def pick_slate(events: Sequence[Event], today: str) -> tuple[str, list[Event]]:
-    """Today's games; before a league's first game day, its next slate."""
-    dates = sorted({e.slate_date for e in events if e.slate_date >= today})
-    slate = today if today in dates or not dates else dates[0]
-    return slate, [e for e in events if e.slate_date == slate]
+def todays_games(events: Sequence[Event], today: str) -> list[Event]:
+    """The league feed also lists later days; a snapshot holds one slate: today's."""
+    return [e for e in events if e.slate_date == today]
 
 
 async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> list[Snapshot]:
@@ -53,7 +51,8 @@ async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> list[Snapshot]:
                 # One league failing does not cost the others their snapshot.
                 log.error("draftkings %s: scrape failed: %s", league, exc)
                 continue
-            slate, todays = pick_slate(events, today_slate())
+            slate = today_slate()
+            todays = todays_games(events, slate)
             log.info(
                 "draftkings %s: %d events on slate %s (%d in the feed)",
                 league,
