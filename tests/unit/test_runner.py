@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from snuper.config import MonitorSettings
-from snuper.feed import FeedBatch, Message, ParseError, PollFeed, Quote, Removed
+from snuper.feed import FeedBatch, Message, ParseError, PollFeed, Quote, Removed, WebSocketFeed
 from snuper.model import OddsUpdate, Record
 from snuper.runner import MonitorEngine
 from snuper.sinks.fs import FsSink
@@ -131,3 +131,46 @@ async def test_a_feed_that_refuses_us_is_given_up_on(tmp_path: Path) -> None:
     result = await MonitorEngine(snapshot(), feed, sink, settings, asyncio.Event()).run()
     sink.close()
     assert (result.stopped, result.reconnects, result.ok) == ("gave up", 2, False)
+
+
+async def test_a_busy_feed_is_flushed_every_interval(tmp_path: Path) -> None:
+    flushes = 0
+
+    class CountingFlushes(FsSink):
+        def flush(self) -> None:
+            nonlocal flushes
+            flushes += 1
+            super().flush()
+
+    prices = iter(range(-110, -400, -1))
+
+    async def fetch() -> Message:
+        return orjson.dumps({"quotes": [["0ML500_1", next(prices), 1.5]]})
+
+    settings = MonitorSettings(interval=0.1, heartbeat_s=10, receive_timeout=0.1, max_runtime=0.8)
+    sink = CountingFlushes(tmp_path)
+    feed = PollFeed(fetch=fetch, parse=script_parser, interval=0.02)
+    result = await MonitorEngine(snapshot(), feed, sink, settings, asyncio.Event()).run()
+    sink.close()
+    assert result.updates > 10
+    # a record arrives every 20 ms, so the queue never idles for a whole interval
+    assert flushes >= 3
+
+
+async def test_stop_interrupts_a_connect_that_hangs(tmp_path: Path) -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(60)  # accepts TCP, never answers the websocket handshake
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    feed = WebSocketFeed(f"ws://127.0.0.1:{port}/websocket", {}, list, script_parser)
+    settings = MonitorSettings(interval=0.05, receive_timeout=30)
+    stop = asyncio.Event()
+    sink = FsSink(tmp_path)
+    task = asyncio.create_task(MonitorEngine(snapshot(), feed, sink, settings, stop).run())
+    await asyncio.sleep(0.3)
+    stop.set()
+    result = await asyncio.wait_for(task, 5)  # without the interruption: the 30 s open timeout
+    sink.close()
+    server.close()
+    assert result.stopped == "signal"
