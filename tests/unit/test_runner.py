@@ -159,7 +159,10 @@ async def test_a_busy_feed_is_flushed_every_interval(tmp_path: Path) -> None:
 
 async def test_stop_interrupts_a_connect_that_hangs(tmp_path: Path) -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(60)  # accepts TCP, never answers the websocket handshake
+        try:
+            await reader.read()  # accepts TCP, never answers the handshake; ends when dropped
+        finally:
+            writer.close()
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -173,4 +176,5 @@ async def test_stop_interrupts_a_connect_that_hangs(tmp_path: Path) -> None:
     result = await asyncio.wait_for(task, 5)  # without the interruption: the 30 s open timeout
     sink.close()
     server.close()
+    await server.wait_closed()
     assert result.stopped == "signal"
