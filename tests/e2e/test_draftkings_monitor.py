@@ -3,6 +3,9 @@ moves, one line move, one dropped connection and one malformed frame."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from snuper.providers.draftkings.sim import (
 )
 from snuper.sim.options import Faults, SimOptions
 from snuper.slate import SLATE_ZONE, slate_day, today_slate
-from tests.e2e.cli import snuper
+from tests.e2e.cli import cli_env, snuper
 from tests.e2e.conftest import SimFactory
 
 BUSY, QUIET = "7001", "7002"
@@ -63,6 +66,8 @@ def scenario() -> Scenario:
         "nba", [busy, quiet], busy_markets + quiet_markets, busy_sels + quiet_sels, steps
     )
 
+
+MOVES = 8  # steps before the two ends
 
 # (selection id, line, american, previous line, previous american), in the order they happen
 EXPECTED = [
@@ -120,25 +125,31 @@ async def test_monitor_captures_every_move_once_through_faults(
 
 
 async def test_sigterm_flushes_and_exits_zero(tmp_path: Path, dk_sim: SimFactory) -> None:
-    import asyncio
-    import signal
-    import sys
-
-    from tests.e2e.cli import cli_env
-
     out = str(tmp_path)
-    async with dk_sim(SimOptions(speed=10), {"nba": scenario()}) as (running, _):
+    async with dk_sim(SimOptions(speed=10), {"nba": scenario()}) as (running, sim):
         scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", "-o", out,
                               env=running.exports)  # fmt: skip
         assert scrape.code == 0, scrape.stderr
+        # -i 30: no periodic flush, so the records can only reach the file by the exit flush.
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "snuper", "-t", "monitor", "-p", "draftkings", "-l", "nba",
-            "-o", out, env=cli_env(running.exports), stderr=asyncio.subprocess.PIPE,
+            "-o", out, "-i", "30", env=cli_env(running.exports), stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        await asyncio.sleep(2.5)  # scenario second ~20: every price move has happened
+        league = sim.leagues["nba"]
+        for _ in range(300):  # until the simulator has sent every price move (at most 30 s)
+            if league.next_step >= MOVES:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # time for the monitor to read the last frame
+        assert not read_or_empty(tmp_path, BUSY)  # nothing flushed yet
         process.send_signal(signal.SIGTERM)
         _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, err.decode()
     assert "stopped (signal)" in err.decode()
     odds = [r["selection_id"] for r in read(tmp_path, BUSY) if r["type"] == "odds"]
     assert odds == [e[0] for e in EXPECTED]
+
+
+def read_or_empty(root: Path, event_id: str) -> list[dict[str, Any]]:
+    path = root / "draftkings" / "odds" / f"{today_slate()}-nba-{event_id}.json"
+    return read(root, event_id) if path.exists() else []
