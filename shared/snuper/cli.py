@@ -331,7 +331,11 @@ def sim_main(argv: Sequence[str]) -> int:
         events_per_league=args.events,
         faults=faults,
     )
-    return run_sim(options, port=args.port)
+    try:
+        return run_sim(options, port=args.port)
+    except OSError as exc:  # e.g. the port is taken
+        log.error("cannot serve the simulators on port %d: %s", args.port, exc.strerror or exc)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
