@@ -45,17 +45,11 @@ class PageJson:
     payload: Any
 
 
-def _executable(settings: Settings) -> str | None:
-    """The configured executable; else Playwright's own browser, or a system Chromium."""
-    if settings.browser_path:
-        return settings.browser_path
-    return None
-
-
 @asynccontextmanager
 async def open_browser(settings: Settings) -> AsyncIterator[BrowserContext]:
+    """Chromium from SNUPER_BROWSER_PATH; else Playwright's own, else a Chromium on the PATH."""
     async with async_playwright() as playwright:
-        executable = _executable(settings)
+        executable = settings.browser_path
         try:
             browser = await playwright.chromium.launch(
                 executable_path=executable, headless=True, args=LAUNCH_ARGS

@@ -93,3 +93,17 @@ async def test_scrape_retries_a_rate_limited_api(tmp_path: Path, dk_sim: SimFact
     assert run.code == 0, run.stderr
     assert "429" in run.stderr
     assert snapshot_at(tmp_path, "nfl").exists()
+
+
+async def test_without_a_configured_browser_a_chromium_on_the_path_is_used(
+    tmp_path: Path, dk_sim: SimFactory
+) -> None:
+    # No SNUPER_BROWSER_PATH and no Playwright download: the Chromium on the PATH is the fallback.
+    async with dk_sim(SimOptions(seed=3)) as (running, _):
+        env = {**running.exports, "SNUPER_BROWSER_PATH": "",
+               "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "no-browsers")}  # fmt: skip
+        run = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", "-o", str(tmp_path),
+                           env=env)  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert "Playwright's browser is missing; using" in run.stderr
+    assert snapshot_at(tmp_path, "nba").exists()
