@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 SNUPER_BROWSER_PATH ?= $(shell command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null)
 export SNUPER_BROWSER_PATH
 
-.PHONY: install test lint demo browser clean
+.PHONY: install test lint demo browser lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ lint: $(STAMP)
 
 demo: $(STAMP) browser
 	bash scripts/demo.sh
+
+# Re-pin every installed version after changing pyproject.toml's dependencies.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet -e '.[dev]'
+	.venv-lock/bin/pip freeze --exclude-editable > requirements.lock
+	rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) data .mypy_cache .ruff_cache .pytest_cache
