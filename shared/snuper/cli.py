@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from snuper.browser import BrowserError
-from snuper.config import Settings
+from snuper.config import MonitorSettings, Settings
 from snuper.model import Snapshot
 from snuper.providers import PROVIDERS, Provider
 from snuper.runner import MonitorEngine, MonitorResult
@@ -350,9 +350,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         parser.error(str(exc))
     _configure_logging(args.verbose)
-    settings = Settings.from_env(
+    monitor = MonitorSettings(
         interval=args.interval, heartbeat_s=args.heartbeat, max_runtime=args.max_runtime
     )
+    settings = Settings.from_env(monitor=monitor)
     code = 1
     try:
         if args.task == "scrape":

@@ -60,11 +60,11 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str] | None = None, **monitor: float | int | None
+        cls, env: Mapping[str, str] | None = None, monitor: MonitorSettings | None = None
     ) -> Settings:
         env = os.environ if env is None else env
         return cls(
             state=env.get(STATE_VAR, DEFAULT_STATE).lower(),
             browser_path=env.get(BROWSER_VAR) or None,
-            monitor=MonitorSettings(**monitor),  # type: ignore[arg-type]
+            monitor=monitor or MonitorSettings(),
         )

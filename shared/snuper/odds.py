@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 MINUS_SIGNS = ("\u2212", "\u2013", "\u2012")  # books send U+2212 (and dashes) for minus
 EVEN_WORDS = frozenset({"EVEN", "EVENS", "EV"})
 
@@ -42,16 +44,23 @@ def parse_line(value: str | int | float | None) -> float | None:
     if isinstance(value, bool):
         raise OddsError(f"not a line: {value!r}")
     if isinstance(value, int | float):
-        return float(value)
+        return _finite(float(value), value)
     text = value.strip()
     if text.lower() in {"pk", "pick", "pick'em", "even"}:
         return 0.0
     for sign in MINUS_SIGNS:
         text = text.replace(sign, "-")
     try:
-        return float(text.replace(",", "."))
+        line = float(text.replace(",", "."))
     except ValueError:
         raise OddsError(f"not a line: {value!r}") from None
+    return _finite(line, value)
+
+
+def _finite(line: float, value: object) -> float:
+    if not math.isfinite(line):
+        raise OddsError(f"not a line: {value!r}")
+    return line
 
 
 def american_to_decimal(american: int) -> float:

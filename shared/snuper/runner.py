@@ -26,7 +26,7 @@ from snuper.feed import Feed, Message, ParseError, PollFeed, WebSocketFeed
 from snuper.model import Heartbeat, Record, Snapshot
 from snuper.sinks.base import Sink
 from snuper.slate import iso_utc, utc_now
-from snuper.watch import EventActivity, Watchlist
+from snuper.watch import Watchlist
 
 log = logging.getLogger("snuper.monitor")
 
@@ -41,6 +41,19 @@ HEALTHY_AFTER_S = 30.0
 
 class FeedRejected(ConnectionError):
     """The book answered, but refused what we asked (an error frame)."""
+
+
+@dataclass(slots=True)
+class EventActivity:
+    """Heartbeat bookkeeping: counts since the event's last heartbeat (feed-wide messages and
+    bytes, so a quiet event still shows the connection was alive), and when it last had a record."""
+
+    last_update: float
+    last_record: float
+    updates: int = 0
+    messages_at_beat: int = 0
+    bytes_at_beat: int = 0
+    over: bool = False
 
 
 @dataclass(slots=True)

@@ -26,19 +26,6 @@ class Watched:
 
 
 @dataclass(slots=True)
-class EventActivity:
-    """Heartbeat bookkeeping: counts since the event's last heartbeat (feed-wide messages and
-    bytes, so a quiet event still shows the connection was alive), and when it last had a record."""
-
-    last_update: float
-    last_record: float
-    updates: int = 0
-    messages_at_beat: int = 0
-    bytes_at_beat: int = 0
-    over: bool = False
-
-
-@dataclass(slots=True)
 class Watchlist:
     provider: str
     league: str

@@ -81,9 +81,12 @@ EXPECTED = [
 ]
 
 
+def odds_file(root: Path, event_id: str) -> Path:
+    return root / "draftkings" / "odds" / f"{today_slate()}-nba-{event_id}.json"
+
+
 def read(root: Path, event_id: str) -> list[dict[str, Any]]:
-    path = root / "draftkings" / "odds" / f"{today_slate()}-nba-{event_id}.json"
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    return [orjson.loads(line) for line in odds_file(root, event_id).read_bytes().splitlines()]
 
 
 async def test_monitor_captures_every_move_once_through_faults(
@@ -151,5 +154,4 @@ async def test_sigterm_flushes_and_exits_zero(tmp_path: Path, dk_sim: SimFactory
 
 
 def read_or_empty(root: Path, event_id: str) -> list[dict[str, Any]]:
-    path = root / "draftkings" / "odds" / f"{today_slate()}-nba-{event_id}.json"
-    return read(root, event_id) if path.exists() else []
+    return read(root, event_id) if odds_file(root, event_id).exists() else []

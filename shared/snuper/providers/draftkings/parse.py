@@ -315,12 +315,9 @@ def _line(value: object, path: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ParseError(path, f"expected a line, got {type(value).__name__}")
     try:
-        line = parse_line(value)
+        return parse_line(value)
     except OddsError as exc:
         raise ParseError(path, str(exc)) from None
-    if line is not None and not math.isfinite(line):
-        raise ParseError(path, f"not a line: {value!r}")
-    return line
 
 
 def _decimal(value: object, american: int) -> float:
