@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# The demo: start the simulators, scrape every provider and league into ./data, monitor until the
-# simulated games end (60 s at most), stop the simulators, print what was captured.
+# The demo: start the simulators, scrape every provider and league into ./demo-data (or the folder
+# given, relative to the repo), monitor until the simulated games end (60 s at most), stop the
+# simulators, print what was captured. Usage: scripts/demo.sh [DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
-OUT=data
+OUT=${1:-demo-data}
+MARK=.snuper-demo  # says a folder is a demo's output, so the next demo may replace it
+
+if [ -e "$OUT" ] && [ ! -e "$OUT/$MARK" ] && [ -n "$(ls -A "$OUT" 2>/dev/null || echo x)" ]; then
+    echo "demo: $OUT is not a previous demo's output; not replacing it (pick another DEMO_DIR)" >&2
+    exit 2
+fi
 exports=$(mktemp)
 sim_log=$(mktemp)
 
-echo "== removing the previous demo output in ./$OUT"
+echo "== removing the previous demo output in $OUT"
 rm -rf "$OUT"
+mkdir -p "$OUT"
+touch "$OUT/$MARK"
 
 echo "== starting the simulators"
 "$BIN/snuper" sim --seed 7 --speed 60 >"$exports" 2>"$sim_log" &

@@ -1,10 +1,14 @@
-"""Small hand-built model objects shared by the unit tests."""
+"""Small hand-built model objects shared by the unit tests.
+
+Dates come from the caller (or the fixed START): no test data depends on the day the suite runs.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from snuper.model import Event, Selection, Snapshot
+from snuper.slate import slate_date
 
 START = datetime(2026, 12, 2, 0, 10, tzinfo=UTC)  # 19:10 in New York on 2026-12-01
 
@@ -24,7 +28,7 @@ def selections(num: str) -> tuple[Selection, ...]:
     )
 
 
-def event(event_id: str = "101", num: str = "500") -> Event:
+def event(event_id: str = "101", num: str = "500", start: datetime = START) -> Event:
     return Event(
         provider="draftkings",
         league="nba",
@@ -32,15 +36,15 @@ def event(event_id: str = "101", num: str = "500") -> Event:
         name="NY Knicks @ BOS Celtics",
         home="BOS Celtics",
         away="NY Knicks",
-        start_time=START,
-        slate_date="20261201",
+        start_time=start,
+        slate_date=slate_date(start),
         event_url=f"https://sportsbook.draftkings.com/event/nyk-%40-bos/{event_id}",
         selections=selections(num),
         meta={"league_id": "42648"},
     )
 
 
-def snapshot(*events: Event, slate: str = "20261201") -> Snapshot:
-    return Snapshot(
-        "draftkings", "nba", slate, datetime(2026, 12, 1, 15, tzinfo=UTC), events or (event(),)
-    )
+def snapshot(*events: Event, slate: str | None = None) -> Snapshot:
+    events = events or (event(),)
+    created = events[0].start_time - timedelta(hours=9)
+    return Snapshot("draftkings", "nba", slate or events[0].slate_date, created, events)

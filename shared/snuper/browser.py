@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from playwright.async_api import BrowserContext, Error, Response, async_playwright
+from playwright.async_api import (
+    BrowserContext,
+    Error,
+    Playwright,
+    Request,
+    Response,
+    async_playwright,
+)
 
 from snuper.config import Settings
 
 log = logging.getLogger("snuper.browser")
 
-USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
+HOW_TO_GET_CHROMIUM = (
+    "install one (Debian/Ubuntu: apt-get install chromium; macOS: brew install --cask chromium) "
+    "or point SNUPER_BROWSER_PATH at a Chrome/Chromium executable; with internet, "
+    "`playwright install chromium` also works"
 )
-# Without the background-networking flags Chromium floods a closed network with refused
-# connections; --no-sandbox because containers and Lambda run as root or without namespaces.
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+PROGRESS_EVERY_S = 10.0  # a slow page logs that we are still waiting
 
 
 class BrowserError(RuntimeError):
     """The browser could not start or a page did not load what we needed."""
+
+
+class NotJson(BrowserError):
+    """The page's data request answered 200 with something that is not JSON (a bot check)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,30 +49,54 @@ class PageJson:
 
 
 @asynccontextmanager
-async def open_browser(settings: Settings) -> AsyncIterator[BrowserContext]:
-    """Chromium from SNUPER_BROWSER_PATH; else Playwright's own, else a Chromium on the PATH."""
+async def open_browser(
+    settings: Settings, browser: BrowserContext | None = None
+) -> AsyncIterator[BrowserContext]:
+    """`browser` when the caller has one open (a warm Lambda reuses it; it stays open).
+    Otherwise Chromium from SNUPER_BROWSER_PATH, else Playwright's own, else one on the PATH."""
+    if browser is not None:
+        yield browser
+        return
     async with async_playwright() as playwright:
-        executable = settings.browser_path
-        try:
-            browser = await playwright.chromium.launch(
-                executable_path=executable, headless=True, args=LAUNCH_ARGS
-            )
-        except Error as exc:
-            fallback = shutil.which("chromium") or shutil.which("chromium-browser")
-            if executable is not None or fallback is None:
-                raise BrowserError(
-                    f"cannot start Chromium ({executable or 'bundled'}): {str(exc).splitlines()[0]}"
-                ) from exc
-            log.info("Playwright's browser is missing; using %s", fallback)
-            browser = await playwright.chromium.launch(
-                executable_path=fallback, headless=True, args=LAUNCH_ARGS
-            )
-        context = await browser.new_context(user_agent=USER_AGENT)
+        context = await _launch(playwright, settings)
         try:
             yield context
         finally:
             await context.close()
-            await browser.close()
+            if context.browser is not None:
+                await context.browser.close()
+
+
+async def _launch(playwright: Playwright, settings: Settings) -> BrowserContext:
+    executable = settings.browser_path
+    try:
+        return await _start(playwright, settings, executable)
+    except Error as exc:
+        fallback = shutil.which("chromium") or shutil.which("chromium-browser")
+        if executable is not None or fallback is None:
+            first = str(exc).strip().splitlines()[0]
+            which = executable or "Playwright's own"
+            raise BrowserError(
+                f"cannot start Chromium ({which}): {first}; {HOW_TO_GET_CHROMIUM}"
+            ) from exc
+    log.info("Playwright's browser is missing; using %s", fallback)
+    return await _start(playwright, settings, fallback)
+
+
+async def _start(
+    playwright: Playwright, settings: Settings, executable: str | None
+) -> BrowserContext:
+    args = list(settings.browser_args)
+    if settings.browser_temp_profile:
+        profile = tempfile.mkdtemp(prefix="snuper-chromium-")
+        return await playwright.chromium.launch_persistent_context(
+            profile, executable_path=executable, headless=True, args=args,
+            user_agent=settings.user_agent,
+        )  # fmt: skip
+    launched = await playwright.chromium.launch(
+        executable_path=executable, headless=True, args=args
+    )
+    return await launched.new_context(user_agent=settings.user_agent)
 
 
 async def json_loaded_by_page(
@@ -77,20 +104,37 @@ async def json_loaded_by_page(
 ) -> PageJson:
     """Open page_url and return the first JSON response whose URL satisfies `wanted`."""
     page = await context.new_page()
+    if log.isEnabledFor(logging.DEBUG):
+        page.on("request", _log_request)
+    progress = asyncio.create_task(_log_progress(page_url))
     try:
         async with page.expect_response(
             lambda r: wanted(r.url), timeout=timeout_s * 1000
         ) as caught:
             await page.goto(page_url, wait_until="commit", timeout=timeout_s * 1000)
         response: Response = await caught.value
+        log.debug("%s answered HTTP %d", response.url, response.status)
         payload: Any = None
         if response.ok:
             try:
                 payload = await response.json()
             except ValueError as exc:  # e.g. a bot-check page answered with 200
-                raise BrowserError(f"{response.url}: not JSON ({exc})") from exc
+                raise NotJson(f"{response.url}: not JSON ({exc})") from exc
         return PageJson(response.url, response.status, await response.all_headers(), payload)
     except Error as exc:
-        raise BrowserError(f"{page_url}: {str(exc).splitlines()[0]}") from exc
+        raise BrowserError(f"{page_url}: {str(exc).strip().splitlines()[0]}") from exc
     finally:
+        progress.cancel()
         await page.close()
+
+
+def _log_request(request: Request) -> None:
+    log.debug("request %s %s", request.method, request.url)
+
+
+async def _log_progress(page_url: str) -> None:
+    waited = 0.0
+    while True:
+        await asyncio.sleep(PROGRESS_EVERY_S)
+        waited += PROGRESS_EVERY_S
+        log.info("still waiting for %s (%.0fs)", page_url, waited)

@@ -1,6 +1,7 @@
 """The snuper command line: `snuper -t {scrape,monitor} ...` and `snuper sim`.
 
-Usage errors print one line naming the flag or path and exit 2; failures at run time exit 1.
+It only parses flags, calls the service layer (app.py) and maps its outcomes to exit statuses:
+usage errors print one line naming the flag or path and exit 2; see EXIT_* below for the rest.
 """
 
 from __future__ import annotations
@@ -11,25 +12,35 @@ import logging
 import math
 import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
-from snuper.browser import BrowserError
-from snuper.config import MonitorSettings, Settings
-from snuper.model import Snapshot
+from snuper import app
+from snuper.config import MonitorSettings, Settings, SinkSettings
 from snuper.providers import PROVIDERS, Provider
-from snuper.runner import MonitorEngine, MonitorResult
 from snuper.sim.options import Faults, SimOptions
-from snuper.sinks.base import Sink, SinkError
-from snuper.sinks.fs import FsSink
-from snuper.slate import LEAGUES, today_slate
+from snuper.sinks.base import SINKS, Sink, SinkConfigError, SinkError, build_sink
+from snuper.slate import LEAGUES
 
 log = logging.getLogger("snuper")
-SINKS = ("fs",)  # the other backends arrive with their issue
 MIN_CADENCE_S = 0.05
+
+EXIT_OK = 0  # every league written (or kept: today's snapshot was already there)
+EXIT_FAILED = 1  # a league failed, a feed kept failing, or a sink lost records
+EXIT_USAGE = 2
+EXIT_NO_GAMES = 3  # a league has no games today (nothing written for it)
+EXIT_BLOCKED = 4  # the book refused us (HTTP 403/429, a bot-check page)
+EXIT_UNPARSEABLE = 5  # the book answered something the parser cannot read
+EXIT_INTERRUPTED = 130
+# With several leagues, the status of the worst outcome, in this order.
+SCRAPE_EXIT: tuple[tuple[app.Status, int], ...] = (
+    (app.Status.FAILED, EXIT_FAILED),
+    (app.Status.UNPARSEABLE, EXIT_UNPARSEABLE),
+    (app.Status.BLOCKED, EXIT_BLOCKED),
+    (app.Status.NO_GAMES, EXIT_NO_GAMES),
+)
 
 
 class UsageError(Exception):
@@ -120,7 +131,7 @@ def build_parser() -> Parser:
         help="monitor cadence in seconds: heartbeat checks and sink flushes",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace today's snapshot")
-    parser.add_argument("--sink", choices=SINKS, default="fs")
+    parser.add_argument("--sink", choices=tuple(SINKS), default="fs")
     parser.add_argument(
         "--max-runtime", type=_positive, metavar="SECONDS", help="stop monitoring after this long"
     )
@@ -131,7 +142,16 @@ def build_parser() -> Parser:
         metavar="SECONDS",
         help="silence per event before a heartbeat record (default 60)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--shutdown-deadline",
+        type=_positive,
+        default=20.0,
+        metavar="SECONDS",
+        help="after a stop, how long the sinks get to store what is queued (default 20)",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging: every request and message"
+    )
     return parser
 
 
@@ -187,17 +207,6 @@ def build_sim_parser() -> Parser:
     return parser
 
 
-def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise UsageError(
-            f"argument -o/--fs-sink-dir: cannot write to {folder}: {exc.strerror or exc}"
-        ) from None
-
-
 def _select(args: argparse.Namespace) -> tuple[list[Provider], list[str]]:
     names = args.provider or list(PROVIDERS)
     unknown = [n for n in names if n not in PROVIDERS]
@@ -215,91 +224,31 @@ def _select(args: argparse.Namespace) -> tuple[list[Provider], list[str]]:
     return [PROVIDERS[n] for n in dict.fromkeys(names)], list(dict.fromkeys(leagues))
 
 
-def _sink(args: argparse.Namespace) -> Sink:
-    if args.fs_sink_dir is None:
-        raise UsageError("argument --sink fs: needs -o/--fs-sink-dir")
-    _check_writable(args.fs_sink_dir)
-    return FsSink(args.fs_sink_dir)
+def scrape_exit_status(outcomes: Sequence[app.ScrapeOutcome]) -> int:
+    statuses = {o.status for o in outcomes}
+    for status, code in SCRAPE_EXIT:
+        if status in statuses:
+            return code
+    return EXIT_OK
 
 
-async def run_scrape(
-    providers: Sequence[Provider],
-    leagues: Sequence[str],
-    sink: Sink,
-    settings: Settings,
-    overwrite: bool,
-) -> int:
-    from snuper.providers.base import ScrapeContext
-
-    failed = 0
-    for provider in providers:
-        wanted = [lg for lg in leagues if lg in provider.leagues]
-        context = ScrapeContext(provider.endpoints(), settings)
-        try:
-            snapshots = await provider.scrape(context, wanted)
-        except BrowserError as exc:
-            log.error("%s: scrape failed: %s", provider.name, exc)
-            failed += len(wanted)
-            continue
-        failed += len(set(wanted) - {s.league for s in snapshots})
-        for snapshot in snapshots:
-            save_snapshot(provider, snapshot, sink, overwrite)
-    return 1 if failed else 0
-
-
-def save_snapshot(provider: Provider, snapshot: Snapshot, sink: Sink, overwrite: bool) -> None:
-    name = f"{provider.name} {snapshot.league}"
-    if not snapshot.events:
-        # An empty file would stand in the way of the day's real snapshot later on.
-        log.warning("%s: no games on slate %s; nothing written", name, snapshot.slate_date)
-        return
-    where = sink.describe(snapshot)
-    selections = sum(len(e.selections) for e in snapshot.events)
-    if sink.save_snapshot(snapshot, overwrite=overwrite):
-        log.info("%s: wrote %d events, %d selections to %s",
-                 name, len(snapshot.events), selections, where)  # fmt: skip
-    else:
-        log.info("%s: kept existing %s (use --overwrite to replace it)", name, where)
-
-
-async def run_monitor(
+async def _monitor(
     providers: Sequence[Provider], leagues: Sequence[str], sink: Sink, settings: Settings
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    engines = []
-    for provider in providers:
-        wanted = [lg for lg in leagues if lg in provider.leagues]
-        snapshots = sink.load_snapshots(provider.name, wanted)
-        for league in sorted(set(wanted) - {s.league for s in snapshots}):
-            log.warning(
-                "%s %s: no snapshot to monitor; run `snuper -t scrape` first", provider.name, league
-            )
-        for snapshot in snapshots:
-            if snapshot.slate_date < today_slate():
-                log.warning(
-                    "%s %s: the latest snapshot is of %s, not today",
-                    provider.name,
-                    snapshot.league,
-                    snapshot.slate_date,
-                )
-            feed = provider.feed(provider.endpoints(), settings, snapshot)
-            engines.append(MonitorEngine(snapshot, feed, sink, settings.monitor, stop))
-    if not engines:
-        log.error("nothing to monitor: no snapshot found")
-        return 1
     try:
-        # One engine failing must not cancel the others (and lose what they hold).
-        results = await asyncio.gather(*(e.run() for e in engines), return_exceptions=True)
+        run = await app.monitor(providers, leagues, sink, settings, stop)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-    crashed = [r for r in results if isinstance(r, BaseException)]
-    for exc in crashed:
-        log.error("a monitor failed: %s: %s", type(exc).__name__, exc)
-    return 0 if not crashed and all(r.ok for r in results if isinstance(r, MonitorResult)) else 1
+    for result in run.results:
+        if result.lost:
+            log.error("%s %s: %d records lost by sink %s",
+                      result.provider, result.league, result.lost, result.sink)  # fmt: skip
+    return EXIT_OK if run.ok else EXIT_FAILED
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -344,30 +293,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sim_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    sinks = SinkSettings(fs_dir=args.fs_sink_dir, must_exist=args.task == "monitor")
     try:
         providers, leagues = _select(args)
-        sink = _sink(args)
-    except UsageError as exc:
+        sink = build_sink(args.sink, sinks)
+    except (UsageError, SinkConfigError) as exc:
         parser.error(str(exc))
     _configure_logging(args.verbose)
     monitor = MonitorSettings(
-        interval=args.interval, heartbeat_s=args.heartbeat, max_runtime=args.max_runtime
+        interval=args.interval,
+        heartbeat_s=args.heartbeat,
+        max_runtime=args.max_runtime,
+        shutdown_deadline=args.shutdown_deadline,
     )
     settings = Settings.from_env(monitor=monitor)
-    code = 1
     try:
-        if args.task == "scrape":
-            code = asyncio.run(run_scrape(providers, leagues, sink, settings, args.overwrite))
-        else:
-            code = asyncio.run(run_monitor(providers, leagues, sink, settings))
-    except (SinkError, BrowserError) as exc:
+        if args.task == "monitor":
+            return asyncio.run(_monitor(providers, leagues, sink, settings))
+        outcomes = asyncio.run(app.scrape(providers, leagues, sink, settings,
+                                          overwrite=args.overwrite))  # fmt: skip
+    except SinkError as exc:
         log.error("%s", exc)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         log.warning("interrupted")
-        code = 130
+        return EXIT_INTERRUPTED
+    code = scrape_exit_status(outcomes)
     try:
         sink.close()
     except SinkError as exc:
         log.error("%s", exc)
-        code = code or 1
+        code = code or EXIT_FAILED
     return code

@@ -9,15 +9,38 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 STATE_VAR = "SNUPER_STATE"
 BROWSER_VAR = "SNUPER_BROWSER_PATH"
+BROWSER_ARGS_VAR = "SNUPER_BROWSER_ARGS"
 DEFAULT_STATE = "nj"
+
+# The browser the scrapers present, and the user agent of every HTTP and websocket client.
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+# Without the background-networking flags Chromium floods a closed network with refused
+# connections; --no-sandbox because containers and Lambda run as root or without namespaces.
+BROWSER_ARGS: tuple[str, ...] = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+# Added on AWS Lambda (style.md): one process, and no shared memory beyond /tmp.
+LAMBDA_BROWSER_ARGS: tuple[str, ...] = ("--single-process", "--no-zygote")
 
 # Variables that are not endpoints, documented in the README beside the endpoint table.
 GENERAL_VARS = {
     STATE_VAR: "US state whose book sites are used (default nj)",
     BROWSER_VAR: "Chromium executable for Playwright (default: Playwright's own browser)",
+    BROWSER_ARGS_VAR: "extra Chromium flags, space-separated (added to the defaults)",
 }
 
 
@@ -50,12 +73,28 @@ class MonitorSettings:
     backoff_max: float = 30.0
     max_failures: int = 10  # consecutive failed connections before giving up
     queue_size: int = 10_000  # records waiting for the sink before back-pressure
+    # After a stop (signal, runtime limit, events over), how long the sink gets to take what is
+    # queued; below ECS's 30 s stop timeout so a Fargate task is never killed mid-write.
+    shutdown_deadline: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class SinkSettings:
+    """What the sinks are built from (flags or environment)."""
+
+    fs_dir: Path | None = None  # -o/--fs-sink-dir
+    # A monitor only reads snapshots: a missing folder is a mistake, not something to create.
+    must_exist: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     state: str = DEFAULT_STATE
     browser_path: str | None = None
+    browser_args: tuple[str, ...] = BROWSER_ARGS
+    # Launch with a fresh temporary profile folder (Lambda: only /tmp is writable).
+    browser_temp_profile: bool = False
+    user_agent: str = USER_AGENT
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
 
     @classmethod
@@ -66,5 +105,6 @@ class Settings:
         return cls(
             state=env.get(STATE_VAR, DEFAULT_STATE).lower(),
             browser_path=env.get(BROWSER_VAR) or None,
+            browser_args=BROWSER_ARGS + tuple(env.get(BROWSER_ARGS_VAR, "").split()),
             monitor=monitor or MonitorSettings(),
         )

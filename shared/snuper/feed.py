@@ -1,14 +1,29 @@
-"""What a provider hands the monitor engine: a feed (websocket or poll) and what it parses.
+"""The contract between a book and the monitor engine: feed items, FeedBatch, ParseError, and the
+transports (websocket, poll) behind one async protocol.
 
 Parsers are pure: bytes/str in, a FeedBatch out; a malformed message raises ParseError naming
-the path.
+the path. Transports own every socket and HTTP client: whatever goes wrong in one of them leaves as
+FeedUnavailable (with the server's retry-after when it gave one), so the engine never sees a
+client library's exception.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+
+import websockets
+import websockets.http11
+
+from snuper.slate import normalise_ts
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class ParseError(ValueError):
@@ -59,33 +74,223 @@ class FeedBatch:
 
     kind: Literal["update", "ack", "ignored", "error"]
     items: Sequence[FeedItem] = field(default_factory=tuple)
-    source_ts: str | None = None
+    source_ts: str | None = None  # ISO UTC, whatever the book sent (normalised here)
     detail: str | None = None
+    # The book's complete current state (a subscription's initial data): the events it lists.
+    # A watched event absent from it is over. None for an ordinary update.
+    events_listed: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.source_ts is not None:
+            object.__setattr__(self, "source_ts", normalise_ts(self.source_ts))
 
 
 Message = bytes | str
+T = TypeVar("T")
+
+# A failure raised by one of these (or by the OS) means "the feed is unavailable right now".
+CLIENT_LIBRARIES = frozenset({"aiohttp", "httpx", "httpcore", "h11", "anyio", "websockets", "ssl"})
+
+
+class FeedUnavailable(ConnectionError):
+    """The feed cannot be reached or read right now; the engine backs off and reconnects,
+    waiting at least `retry_after` seconds when the server asked for it."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def unavailable(exc: BaseException) -> FeedUnavailable | None:
+    """The typed error for a client library's or the OS's failure; None for anything else (a
+    bug, which must surface)."""
+    if isinstance(exc, FeedUnavailable):
+        return exc
+    if isinstance(exc, websockets.InvalidStatus):
+        status = exc.response.status_code
+        retry = retry_after_s(exc.response.headers.get("Retry-After"))
+        return FeedUnavailable(f"the server answered HTTP {status}", retry)
+    if isinstance(exc, TimeoutError):
+        return FeedUnavailable("no answer in time")
+    module = type(exc).__module__.partition(".")[0]
+    if isinstance(exc, OSError | EOFError) or module in CLIENT_LIBRARIES:
+        return FeedUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": "))
+    return None
+
+
+def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+async def unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
+    """Run `work` (a connect, a fetch) but abandon it when `stop` is set: None then."""
+    if stop.is_set():
+        work.close()
+        return None
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return None
+
+
+async def sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> bool:
+    """Sleep; True when woken early by `stop`."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return stop.is_set()
+
+
+class Transport(Protocol):
+    """One connection's messages. Yields None when `wake_every` seconds passed with nothing
+    received (so the engine can tick), returns when the connection ends or `stop` is set, and
+    raises FeedUnavailable (never a client library's exception) when it fails."""
+
+    @property
+    def describe(self) -> str: ...
+
+    def messages(self, stop: asyncio.Event, wake_every: float) -> AsyncIterator[Message | None]: ...
+
+
+class FeedSocket(Protocol):
+    """What a websocket feed's preparation step may do before subscribing."""
+
+    async def send(self, message: Message) -> None: ...
+
+    async def recv(self) -> Message: ...
 
 
 @dataclass(frozen=True, slots=True)
-class WebSocketFeed:
-    """A live socket: the engine connects, sends `subscribe()` after every (re)connect, and passes
-    every message to `parse`."""
+class WebSocketTransport:
+    """A live socket: `url` may be a function (a fresh URL per connection); after connecting,
+    `prepare` (an async step, e.g. a handshake the book wants first) runs, then every message of
+    `subscribe()` is sent."""
 
-    url: str
-    headers: dict[str, str]
+    url: str | Callable[[], str]
     subscribe: Callable[[], Sequence[Message]]
-    parse: Callable[[Message], FeedBatch]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    prepare: Callable[[FeedSocket], Awaitable[None]] | None = None
+    open_timeout: float = 10.0
+    ping_interval: float | None = 10.0
     describe: str = "websocket"
 
+    async def messages(
+        self, stop: asyncio.Event, wake_every: float
+    ) -> AsyncIterator[Message | None]:
+        url = self.url() if callable(self.url) else self.url
+        try:
+            socket = await unless_stopped(self._connect(url), stop)
+            if socket is None:
+                return
+            async with socket:
+                if self.prepare is not None:
+                    await self.prepare(socket)
+                for message in self.subscribe():
+                    await socket.send(message)
+                yield None
+                while not stop.is_set():
+                    try:
+                        yield await asyncio.wait_for(socket.recv(), timeout=wake_every)
+                    except TimeoutError:
+                        yield None
+        except websockets.ConnectionClosedOK:
+            return
+        except Exception as exc:
+            problem = unavailable(exc)
+            if problem is None:
+                raise
+            raise problem from exc
+
+    async def _connect(self, url: str) -> websockets.ClientConnection:
+        # websockets sends a User-Agent of its own; replace it rather than send two.
+        agent = next((v for k, v in self.headers.items() if k.lower() == "user-agent"), None)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "user-agent"}
+        return await websockets.connect(
+            url,
+            additional_headers=headers,
+            user_agent_header=agent or websockets.http11.USER_AGENT,
+            open_timeout=self.open_timeout,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.open_timeout,
+            max_size=None,
+        )
+
 
 @dataclass(frozen=True, slots=True)
-class PollFeed:
-    """A polled endpoint: the engine calls `fetch` every `interval` seconds, parses the answer."""
+class PollTransport:
+    """A polled source: `fetch` returns one round's messages (several when a book is polled per
+    game); each round has `timeout` seconds and is abandoned when `stop` is set; rounds start
+    `interval` seconds apart."""
 
-    fetch: Callable[[], Awaitable[Message]]
-    parse: Callable[[Message], FeedBatch]
+    fetch: Callable[[], Awaitable[Sequence[Message]]]
     interval: float
+    timeout: float = 10.0
     describe: str = "poll"
 
+    async def messages(
+        self, stop: asyncio.Event, wake_every: float
+    ) -> AsyncIterator[Message | None]:
+        while not stop.is_set():
+            try:
+                got = await unless_stopped(asyncio.wait_for(self.fetch(), self.timeout), stop)
+            except Exception as exc:
+                problem = unavailable(exc)
+                if problem is None:
+                    raise
+                if isinstance(exc, TimeoutError):
+                    problem = FeedUnavailable(f"no answer within {self.timeout:g}s")
+                raise problem from exc
+            if got is None:
+                return
+            for message in got:
+                yield message
+            yield None
+            if await sleep_unless_stopped(self.interval, stop):
+                return
 
-Feed = WebSocketFeed | PollFeed
+
+async def http_get_all(
+    client: httpx.AsyncClient, urls: Sequence[str], headers: Mapping[str, str] | None = None
+) -> list[Message]:
+    """GET each URL in turn (one poll round); an answer other than 2xx is FeedUnavailable with
+    the server's Retry-After, so a 429/503 slows the poller down as asked."""
+    bodies: list[Message] = []
+    for url in urls:
+        response = await client.get(url, headers=headers)
+        if not 200 <= response.status_code < 300:
+            retry = retry_after_s(response.headers.get("retry-after"))
+            raise FeedUnavailable(f"{url} answered HTTP {response.status_code}", retry)
+        bodies.append(response.content)
+    return bodies
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """What a provider hands the engine for one league: a transport and its pure parser."""
+
+    transport: Transport
+    parse: Callable[[Message], FeedBatch]
+
+    @property
+    def describe(self) -> str:
+        return self.transport.describe

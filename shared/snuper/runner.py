@@ -12,34 +12,29 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar
-
-import websockets
-import websockets.http11
+from datetime import datetime, timedelta
 
 from snuper.backoff import Backoff
 from snuper.config import MonitorSettings
-from snuper.feed import Feed, Message, ParseError, PollFeed, WebSocketFeed
+from snuper.feed import Feed, FeedUnavailable, Message, ParseError, sleep_unless_stopped
 from snuper.model import Heartbeat, Record, Snapshot
 from snuper.sinks.base import Sink
+from snuper.sinks.worker import SinkWorker
 from snuper.slate import iso_utc, utc_now
 from snuper.watch import Watchlist
 
 log = logging.getLogger("snuper.monitor")
 
-T = TypeVar("T")
-_CLOSE = object()  # tells the writer that no more records come
-SINK_RETRIES_AT_EXIT = 3  # while running, a failing sink is retried until it recovers
+_CLOSE = object()  # wakes the writer at shutdown
 # A book that never says an event ended: no game runs this long after its start.
 SURELY_OVER_AFTER = timedelta(hours=12)
 # A connection that stayed up this long was healthy, even if the feed was quiet.
 HEALTHY_AFTER_S = 30.0
 
 
-class FeedRejected(ConnectionError):
+class FeedRejected(FeedUnavailable):
     """The book answered, but refused what we asked (an error frame)."""
 
 
@@ -66,13 +61,13 @@ class MonitorResult:
     heartbeats: int = 0
     reconnects: int = 0
     bad_messages: int = 0
-    lost: int = 0  # records the sink could not take before exit
-    sink_failed: bool = False
+    lost: int = 0  # records the sink had not stored (durably) by the shutdown deadline
+    sink: str = ""  # the sink's name, for the loss report
     stopped: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.stopped != "gave up" and not self.sink_failed
+        return self.stopped != "gave up" and not self.lost
 
 
 class MonitorEngine:
@@ -80,19 +75,23 @@ class MonitorEngine:
         self,
         snapshot: Snapshot,
         feed: Feed,
-        sink: Sink,
+        sink: Sink | SinkWorker,
         settings: MonitorSettings,
         stop: asyncio.Event,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.watch = Watchlist.from_snapshot(snapshot)
         self.feed = feed
-        self.sink = sink
+        self.writer = sink if isinstance(sink, SinkWorker) else SinkWorker(sink)
         self.settings = settings
         self.stop = stop
-        self.clock = clock
+        self.clock = clock  # monotonic seconds: cadence, idle times, runtime limit
+        self.now = now  # wall clock: receive times, and when an event is surely over
         self.name = f"{snapshot.provider} {snapshot.league}"
-        self.result = MonitorResult(snapshot.provider, snapshot.league, len(snapshot.events))
+        self.result = MonitorResult(
+            snapshot.provider, snapshot.league, len(snapshot.events), sink=self.writer.name
+        )
         self.bytes = 0
         self.started = clock()
         self.activity = {
@@ -102,6 +101,10 @@ class MonitorEngine:
         self._last_tick = self.started
         self._behind = False
         self._closing = False
+        # Records the writer holds: taken from the queue but not written, and written but not
+        # yet made durable. What is left of both at the deadline is the loss.
+        self._in_flight = 0
+        self._unflushed = 0
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -116,10 +119,7 @@ class MonitorEngine:
             else:
                 self.result.stopped = await self._receive_loop()
         finally:
-            self._closing = True
-            if not writer.done():
-                await self.queue.put(_CLOSE)
-            await writer
+            await self._shut_down(writer)
         r = self.result
         log.log(
             logging.INFO if r.ok else logging.ERROR,
@@ -129,6 +129,27 @@ class MonitorEngine:
             r.bad_messages, r.lost,
         )  # fmt: skip
         return r
+
+    async def _shut_down(self, writer: asyncio.Task[None]) -> None:
+        """Give the writer until the deadline to store what is queued; count what it could not."""
+        self._closing = True
+        with contextlib.suppress(asyncio.QueueFull):  # a full queue keeps the writer awake anyway
+            self.queue.put_nowait(_CLOSE)
+        deadline = self.settings.shutdown_deadline
+        try:
+            await asyncio.wait_for(asyncio.shield(writer), deadline)
+            return
+        except TimeoutError:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        queued = sum(item is not _CLOSE for item in self._drain(self.queue.qsize()))
+        lost = queued + self._in_flight + self._unflushed
+        self.result.lost += lost
+        log.error("%s: sink %s did not store %d records within the %gs shutdown deadline "
+                  "(%d queued, %d being written, %d written but not made durable)",
+                  self.name, self.writer.name, lost, deadline, queued, self._in_flight,
+                  self._unflushed)  # fmt: skip
 
     def _remaining(self) -> float | None:
         limit = self.settings.max_runtime
@@ -143,35 +164,23 @@ class MonitorEngine:
             return "max runtime"
         return None
 
-    async def _until_stopped(self, timeout: float | None = None) -> None:
+    async def _until_stopped(self, timeout: float) -> None:
         """Sleep until stopped, the runtime limit, or the timeout, whichever comes first."""
         remaining = self._remaining()
-        if timeout is None or (remaining is not None and remaining < timeout):
+        if remaining is not None and remaining < timeout:
             timeout = remaining
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stop.wait(), timeout=timeout)
-
-    async def _unless_stopped(self, work: Coroutine[Any, Any, T]) -> T | None:
-        """Run `work` (e.g. a connect) but give up on it when the monitor must stop."""
-        task = asyncio.ensure_future(work)
-        stopper = asyncio.ensure_future(self._until_stopped())
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():
-            stopper.cancel()
-            return task.result()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        return None
+        await sleep_unless_stopped(timeout, self.stop)
 
     async def _receive_loop(self) -> str:
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
         failures = 0
+        wake_every = max(0.05, min(self.settings.interval, self.settings.receive_timeout))
         while True:
             connected_at = None
-            problem = "the feed closed"
+            problem, retry_after = "the feed closed", None
             try:
-                async with contextlib.aclosing(self._messages()) as messages:
+                messages = self.feed.transport.messages(self.stop, wake_every)
+                async with contextlib.aclosing(messages):  # type: ignore[type-var]
                     async for message in messages:
                         connected_at = connected_at or self.clock()
                         if message is not None:
@@ -187,8 +196,8 @@ class MonitorEngine:
                         reason = self._stop_reason()
                         if reason is not None:
                             return reason
-            except (OSError, TimeoutError, websockets.WebSocketException) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
+            except FeedUnavailable as exc:
+                problem, retry_after = str(exc), exc.retry_after
             reason = self._stop_reason()
             if reason is not None:
                 return reason
@@ -198,62 +207,12 @@ class MonitorEngine:
                           self.name, failures, problem)  # fmt: skip
                 return "gave up"
             delay = backoff.next_delay()
+            if retry_after is not None:
+                delay = max(delay, retry_after)  # the server said when to come back
             self.result.reconnects += 1
             log.warning("%s: connection lost (%s); reconnect %d in %.1fs",
                         self.name, problem, failures, delay)  # fmt: skip
             await self._until_stopped(delay)
-
-    # ---- transports ------------------------------------------------------------------------
-
-    def _wake_every(self) -> float:
-        return max(0.05, min(self.settings.interval, self.settings.receive_timeout))
-
-    async def _messages(self) -> AsyncGenerator[Message | None, None]:
-        """Messages of one connection; None when a wake-up passed with nothing received."""
-        if isinstance(self.feed, WebSocketFeed):
-            async for message in self._socket_messages(self.feed):
-                yield message
-        else:
-            async for message in self._poll_messages(self.feed):
-                yield message
-
-    async def _connect(self, feed: WebSocketFeed) -> websockets.ClientConnection:
-        headers = {k: v for k, v in feed.headers.items() if k.lower() != "user-agent"}
-        # websockets sends a User-Agent of its own; replace it rather than send two.
-        agent = next((v for k, v in feed.headers.items() if k.lower() == "user-agent"), None)
-        return await websockets.connect(
-            feed.url,
-            additional_headers=headers,
-            user_agent_header=agent or websockets.http11.USER_AGENT,
-            open_timeout=self.settings.receive_timeout,
-            ping_interval=10,
-            ping_timeout=self.settings.receive_timeout,
-            max_size=None,
-        )
-
-    async def _socket_messages(self, feed: WebSocketFeed) -> AsyncGenerator[Message | None, None]:
-        socket = await self._unless_stopped(self._connect(feed))
-        if socket is None:
-            return
-        async with socket:
-            for subscribe in feed.subscribe():
-                await socket.send(subscribe)
-            log.info("%s: connected to %s and subscribed", self.name, feed.describe)
-            yield None
-            while True:
-                try:
-                    yield await asyncio.wait_for(socket.recv(), timeout=self._wake_every())
-                except TimeoutError:
-                    yield None
-                except websockets.ConnectionClosedOK:
-                    return
-
-    async def _poll_messages(self, feed: PollFeed) -> AsyncGenerator[Message | None, None]:
-        while True:
-            yield await feed.fetch()
-            await self._until_stopped(feed.interval)
-            if self.stop.is_set():
-                yield None
 
     # ---- processing ------------------------------------------------------------------------
 
@@ -264,16 +223,26 @@ class MonitorEngine:
             batch = self.feed.parse(message)
         except ParseError as exc:
             self.result.bad_messages += 1
-            preview = message[:32]
-            log.warning("%s: skipped malformed message #%d (%d bytes, starts %r): %s",
-                        self.name, self.result.messages, len(message), preview, exc)  # fmt: skip
+            log.warning("%s: skipped malformed message #%d (%d bytes, starts %r): %s", self.name,
+                        self.result.messages, len(message), message[:32], exc)  # fmt: skip
+            return
+        except Exception:  # a parser bug: one message lost, loudly, not the league's monitor
+            self.result.bad_messages += 1
+            log.exception("%s: the parser failed on message #%d (%d bytes, starts %r)",
+                          self.name, self.result.messages, len(message), message[:32])  # fmt: skip
             return
         if batch.kind == "error":
             raise FeedRejected(f"the feed refused us: {batch.detail}")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: message #%d, %d bytes, %s with %d items", self.name,
+                      self.result.messages, len(message), batch.kind, len(batch.items))  # fmt: skip
+        if batch.events_listed is not None:
+            for event_id in self.activity.keys() - batch.events_listed:
+                self._event_over(event_id, "the book no longer lists it")
         if not batch.items:
             return
         now = self.clock()
-        received_at = iso_utc(utc_now())
+        received_at = iso_utc(self.now())
         for outcome in self.watch.apply(batch.items, batch.source_ts, received_at):
             if isinstance(outcome, str):
                 self._event_over(outcome, "the book removed it")
@@ -288,11 +257,12 @@ class MonitorEngine:
         act = self.activity[event_id]
         if not act.over:
             act.over = True
+            self.watch.forget_event(event_id)
             left = sum(not a.over for a in self.activity.values())
             log.info("%s: event %s is over, %s (%d still live)", self.name, event_id, why, left)
 
     def _tick_over_by_time(self) -> None:
-        now = utc_now()
+        now = self.now()
         for event_id, event in self.watch.events.items():
             if now - event.start_time > SURELY_OVER_AFTER:
                 self._event_over(event_id, f"it started over {SURELY_OVER_AFTER} ago")
@@ -308,7 +278,7 @@ class MonitorEngine:
         for event_id, act in self.activity.items():
             if act.over or now - act.last_record < self.settings.heartbeat_s:
                 continue
-            received_at = received_at or iso_utc(utc_now())
+            received_at = received_at or iso_utc(self.now())
             beat = Heartbeat(
                 provider=self.watch.provider,
                 league=self.watch.league,
@@ -341,26 +311,29 @@ class MonitorEngine:
 
     async def _write_loop(self) -> None:
         """Drain the queue in batches off the receive loop; flush at least every interval while
-        records arrive, and at the end."""
+        records arrive, and once more at the end. Ends when closing and the queue is empty."""
         last_flush = self.clock()
-        dirty = closing = False
-        while not closing:
+        while not (self._closing and self.queue.empty()):
             try:
                 first = await asyncio.wait_for(self.queue.get(), timeout=self.settings.interval)
             except TimeoutError:
                 first = None
-            batch: list[Record] = []
-            for item in () if first is None else (first, *self._drain()):
-                if item is _CLOSE:
-                    closing = True
-                else:
-                    batch.append(item)  # type: ignore[arg-type]
+            batch: list[Record] = [
+                item  # type: ignore[misc]
+                for item in (() if first is None else (first, *self._drain()))
+                if item is not _CLOSE
+            ]
             if batch:
-                write = functools.partial(self.sink.write_updates, batch)
-                dirty = await self._sink_call("write", write, len(batch)) or dirty
-            if dirty and (closing or self.clock() - last_flush >= self.settings.interval):
-                await self._sink_call("flush", self.sink.flush, 0)
-                dirty, last_flush = False, self.clock()
+                self._in_flight = len(batch)
+                write = functools.partial(self.writer.sink.write_updates, batch)
+                await self._sink_call("write", write)
+                self._in_flight, self._unflushed = 0, self._unflushed + len(batch)
+            if self._unflushed and self.clock() - last_flush >= self.settings.interval:
+                await self._sink_call("flush", self.writer.sink.flush)
+                self._unflushed, last_flush = 0, self.clock()
+        if self._unflushed:
+            await self._sink_call("flush", functools.partial(self.writer.sink.flush, final=True))
+            self._unflushed = 0
 
     def _drain(self, limit: int = 1000) -> list[object]:
         items: list[object] = []
@@ -371,25 +344,19 @@ class MonitorEngine:
                 break
         return items
 
-    async def _sink_call(self, what: str, action: Callable[[], None], records: int) -> bool:
-        """Retry a failing sink until it recovers (the queue holds records meanwhile and
-        back-pressure is logged); when shutting down, retry a few times, then count the loss."""
+    async def _sink_call(self, what: str, action: Callable[[], None]) -> None:
+        """Retry a failing sink until it recovers: the queue holds records meanwhile, and
+        back-pressure is logged. At shutdown the deadline in _shut_down ends the retries."""
         backoff = Backoff(0.2, 30.0)
-        attempts_at_exit = 0
         while True:
             try:
-                await asyncio.to_thread(action)
-                return True
+                await self.writer.call(action)
+                return
             except Exception as exc:  # any backend error: never let the writer die silently
-                if self._closing or self.stop.is_set():
-                    attempts_at_exit += 1
-                if attempts_at_exit >= SINK_RETRIES_AT_EXIT:
-                    self.result.lost += records
-                    self.result.sink_failed = True
-                    log.error("%s: sink %s failed, %d records lost: %s",
-                              self.name, what, records, exc)  # fmt: skip
-                    return False
                 delay = backoff.next_delay()
-                log.warning("%s: sink %s failed (%s: %s); retry in %.1fs",
-                            self.name, what, type(exc).__name__, exc, delay)  # fmt: skip
-                await asyncio.sleep(delay)
+                log.warning("%s: sink %s %s failed (%s: %s); retry in %.1fs", self.name,
+                            self.writer.name, what, type(exc).__name__, exc, delay)  # fmt: skip
+                if self._closing or self.stop.is_set():
+                    await asyncio.sleep(min(delay, 0.5))  # the last tries, before the deadline
+                else:
+                    await sleep_unless_stopped(delay, self.stop)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import math
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 SLATE_ZONE = ZoneInfo("America/New_York")
@@ -49,3 +52,95 @@ def iso_utc(moment: datetime) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A book's timestamp outside [2000, 2100) is garbage, not a time.
+_TS_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+_TS_MAX = datetime(2100, 1, 1, tzinfo=UTC)
+_SECONDS_MIN = int((_TS_MIN - _EPOCH).total_seconds())
+_SECONDS_MAX = int((_TS_MAX - _EPOCH).total_seconds())
+_MS_THRESHOLD = 100_000_000_000  # epoch numbers above 1e11 are milliseconds, else seconds
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def normalise_ts(value: object) -> str | None:
+    """A book's publish time, whatever its form, as ISO UTC with milliseconds, else None.
+
+    Reads ISO 8601 strings (Z, an offset or no zone, which means UTC; any number of fraction
+    digits), epoch seconds or milliseconds as int, float or numeric string (above 1e11 means
+    milliseconds), datetimes (naive means UTC) and msgpack Timestamp-like objects (`seconds`,
+    `nanoseconds`). Anything unreadable, non-finite or outside 2000-2099 gives None; it never
+    raises. Always three fraction digits, truncated ("2026-12-02T00:29:59.123Z", ".000Z" at a
+    whole second), so every source_ts has one shape; parse_iso reads it back.
+    """
+    if isinstance(value, str):
+        return _ts_from_text(value)
+    if isinstance(value, datetime):
+        return _ts_from_datetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return _ts_from_number(value)
+    seconds = getattr(value, "seconds", None)
+    nanoseconds = getattr(value, "nanoseconds", None)
+    if (
+        isinstance(seconds, int)
+        and isinstance(nanoseconds, int)
+        and not isinstance(seconds, bool)
+        and not isinstance(nanoseconds, bool)
+        and 0 <= nanoseconds < 1_000_000_000
+        and _SECONDS_MIN <= seconds < _SECONDS_MAX
+    ):
+        return _ts_format(seconds * 1_000_000 + nanoseconds // 1000)
+    return None
+
+
+def _ts_from_text(value: str) -> str | None:
+    text = value.strip()
+    if not text or len(text) > 64:
+        return None
+    if _NUMBER.fullmatch(text):
+        return _ts_from_number(Decimal(text))
+    if not any(sep in text for sep in "Tt "):
+        return None  # a bare date is not a timestamp
+    if text[-1] == "z":
+        text = text[:-1] + "Z"
+    try:
+        moment = datetime.fromisoformat(text)  # 3.11: Z, offsets, any fraction length
+    except ValueError:
+        return None
+    return _ts_from_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def _ts_from_datetime(moment: datetime) -> str | None:
+    try:
+        if not _TS_MIN <= moment < _TS_MAX:
+            return None
+        delta = moment - _EPOCH
+    except (OverflowError, ValueError):  # an offset pushing it outside datetime's range
+        return None
+    return _ts_format((delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds)
+
+
+def _ts_from_number(value: float | Decimal) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal) and not value.is_finite():
+        return None
+    # Bounds are checked before any arithmetic, so nothing can overflow below.
+    if value > _MS_THRESHOLD:
+        if not _SECONDS_MIN * 1000 <= value < _SECONDS_MAX * 1000:
+            return None
+        micros = value * 1000
+    else:
+        if not _SECONDS_MIN <= value < _SECONDS_MAX:
+            return None
+        micros = value * 1_000_000
+    # round: a float such as 1791459657.449 is 1791459657.44899988...; its intent is .449
+    return _ts_format(round(micros) if isinstance(micros, float) else int(micros))
+
+
+def _ts_format(micros: int) -> str:
+    moment = _EPOCH + timedelta(microseconds=micros)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"

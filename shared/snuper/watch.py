@@ -5,10 +5,11 @@ Indexes are built once per snapshot and touched only on line moves, so each feed
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from snuper.feed import FeedItem, MarketStatus, Quote, Removed
+from snuper.feed import FeedItem, Quote, Removed
 from snuper.model import Event, OddsUpdate, Price, Selection, Snapshot
 
 
@@ -34,9 +35,9 @@ class Watchlist:
     # Every watched selection by (market, label): a new id in the same slot continues it (a line
     # move), whether its old id was deleted before, after, or never (missed while disconnected).
     by_slot: dict[tuple[str, str], Watched] = field(default_factory=dict)
-    # Ids no longer current, so a later quote naming one as replaced still finds its state.
-    retired: dict[str, Watched] = field(default_factory=dict)
-    suspended: set[str] = field(default_factory=set)
+    # Ids no longer current, so a later quote naming one as replaced still finds its state;
+    # oldest first, and bounded (see _retire), so a season of line moves does not pile up.
+    retired: OrderedDict[str, Watched] = field(default_factory=OrderedDict)
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> Watchlist:
@@ -63,16 +64,26 @@ class Watchlist:
                     self._orphan(item.entity_id)
                 elif item.kind == "event" and item.entity_id in self.events:
                     yield item.entity_id
-            elif isinstance(item, MarketStatus):
-                if item.suspended:
-                    self.suspended.add(item.market_id)
-                else:
-                    self.suspended.discard(item.market_id)
+            # MarketStatus (suspensions) is not recorded (design.md §3): nothing to keep.
+
+    def forget_event(self, event_id: str) -> None:
+        """Drop every index entry of an event that is over."""
+        for index in (self.by_id, self.retired):
+            for key in [k for k, state in index.items() if state.event_id == event_id]:
+                del index[key]
+        for slot in [k for k, state in self.by_slot.items() if state.event_id == event_id]:
+            del self.by_slot[slot]
 
     def _orphan(self, selection_id: str) -> None:
         state = self.by_id.pop(selection_id, None)
         if state is not None:
-            self.retired[selection_id] = state
+            self._retire(selection_id, state)
+
+    def _retire(self, selection_id: str, state: Watched) -> None:
+        self.retired[selection_id] = state
+        # A late message names an id retired moments ago, not hundreds of line moves ago.
+        while len(self.retired) > max(64, len(self.by_slot)):
+            self.retired.popitem(last=False)
 
     def _adopt(self, quote: Quote) -> Watched | None:
         """Find the state a new selection id continues: the one it names as replaced, else the
@@ -86,7 +97,7 @@ class Watchlist:
             return None
         # The old id stops being current; its late messages must not move the price back.
         if self.by_id.pop(state.selection_id, None) is not None:
-            self.retired[state.selection_id] = state
+            self._retire(state.selection_id, state)
         state.selection_id = quote.selection_id
         self.by_id[quote.selection_id] = state
         return state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from snuper.feed import FeedBatch, MarketStatus, ParseError, Quote, Removed
 from snuper.model import Selection
+from snuper.providers.draftkings import parse
 from snuper.providers.draftkings.parse import (
     LEAGUES,
     FrameDecoder,
@@ -663,6 +665,15 @@ def test_market_full_and_unknown_tags() -> None:
         ({"createdTime": "2026-12-01T23:10:00.100Z"}, "2026-12-01T23:10:00.100Z"),
         ({}, None),
         (None, None),
+        # Always ISO UTC with milliseconds, whatever the form; unreadable falls through.
+        ({"publishedTime": "2026-12-01T18:10:00.1156789-05:00"}, "2026-12-01T23:10:00.115Z"),
+        ({"publishedTime": "2026-12-01T23:10:00Z"}, "2026-12-01T23:10:00.000Z"),
+        ({"publishedTime": 1796166600115}, "2026-12-01T23:10:00.115Z"),
+        ({"publishedTime": "1796166600.115"}, "2026-12-01T23:10:00.115Z"),
+        ({"publishedTime": TS}, "2026-10-08T11:40:57.449Z"),  # unpacked as a datetime
+        ({"publishedTime": "soon", "createdTime": 1796166600100}, "2026-12-01T23:10:00.100Z"),
+        ({"publishedTime": float("nan"), "createdTime": "1970-01-01T00:00:00Z"}, None),
+        ({"publishedTime": ["2026-12-01T23:10:00Z"]}, None),
     ],
 )
 def test_source_ts(meta: Any, expected: str | None) -> None:
@@ -825,6 +836,10 @@ def test_json_malformed_names_the_path(text: str, path: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Property: nothing but ParseError ever leaves decode
 # ---------------------------------------------------------------------------------------------
+# decode has no catch-all: every shape is checked where it is read, so an exception other than
+# ParseError is a bug and fails these. SNUPER_FUZZ_EXAMPLES raises the count for a long run.
+
+FUZZ = settings(max_examples=int(os.environ.get("SNUPER_FUZZ_EXAMPLES", "300")), deadline=None)
 
 scalars = (
     st.none()
@@ -832,48 +847,204 @@ scalars = (
     | st.integers(min_value=-(2**63), max_value=2**64 - 1)
     | st.floats()
     | st.text(max_size=8)
+    | st.binary(max_size=4)
     | st.sampled_from(["\u2212110", "+105", "EVEN", "pk", "1_500", "update", "subscribed"])
     | st.sampled_from([22, 23, 24, 34, 35])
+    | st.sampled_from([TS, 1796166600115, "2026-12-01T23:10:00.115Z", "9002", "0ML500_1"])
 )
 nested = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=4), inner),
     max_leaves=40,
 )
+# Frames in the documented shape with anything anywhere: [typeTag, fields] rows whose fields
+# are scalars, odds-like arrays or nested junk, in entity lists of every length.
+odds_like = st.lists(scalars, max_size=7)
+rows = st.one_of(
+    st.tuples(
+        st.sampled_from([22, 23, 24, 34, 35]) | scalars,
+        st.lists(scalars | odds_like | nested, max_size=13),
+    ).map(list),
+    nested,
+)
+entity_lists = st.lists(rows, max_size=4) | scalars
+shaped_groups = st.lists(st.lists(entity_lists, max_size=6), min_size=3, max_size=4) | nested
+entities = st.sampled_from(["events", "markets", "ContentCards", None])
 
 
-def _decode_or_parse_error(message: bytes | str) -> None:
+def _decode_or_parse_error(message: bytes | str, decoder: FrameDecoder | None = None) -> None:
     try:
-        batch = FrameDecoder().decode(message)
+        batch = (decoder or FrameDecoder()).decode(message)
     except ParseError:
         return
     assert batch.kind in ("update", "ack", "ignored", "error")
+    listed = batch.events_listed
+    assert listed is None or all(isinstance(e, str) and e for e in listed)
 
 
-@settings(max_examples=300, deadline=None)
+def _awaiting(entity: str | None) -> FrameDecoder:
+    """A decoder whose SUB subscription (if any) still awaits its initial data."""
+    decoder = FrameDecoder()
+    if entity is not None:
+        decoder.track(SUB, entity)
+    return decoder
+
+
+@FUZZ
 @given(st.binary(max_size=64))
 def test_random_bytes_only_raise_parse_error(raw: bytes) -> None:
     _decode_or_parse_error(raw)
 
 
-@settings(max_examples=300, deadline=None)
+@FUZZ
 @given(nested)
 def test_random_msgpack_only_raises_parse_error(value: Any) -> None:
     _decode_or_parse_error(msgpack.packb(value))
 
 
-@settings(max_examples=300, deadline=None)
+@FUZZ
 @given(st.sampled_from(["update", "subscribed", "x"]), nested, nested)
 def test_random_update_frames_only_raise_parse_error(kind: str, groups: Any, meta: Any) -> None:
     _decode_or_parse_error(msgpack.packb([SUB, kind, [groups, None, meta], None, [TS, 0]]))
 
 
-@settings(max_examples=300, deadline=None)
+@FUZZ
+@given(entities, shaped_groups, nested)
+def test_random_shaped_updates_only_raise_parse_error(
+    entity: str | None, groups: Any, meta: Any
+) -> None:
+    frame = msgpack.packb([SUB, "update", [groups, None, meta], None, [TS, 0]])
+    _decode_or_parse_error(frame, _awaiting(entity))  # the first update: initial data
+    _decode_or_parse_error(frame, _awaiting(None))
+
+
+VALID_GROUPS: list[Any] = [
+    [
+        [[22, ["9002", TS, [], "STARTED"]]],
+        [[34, ["2_500", "9002", "Spread", None, "Spread", True, 1, ["2_0", 1, "Spread"]]]],
+        [[35, ["0HC500N350_1", "2_500", "NY Knicks", ["\u2212110", "1.91"], 1.91, -3.5, "Home"]]],
+        [],
+        [],
+    ],
+    [["9001"], ["1_600"], ["0ML600_1"]],
+    [
+        [[22, ["9002", TS, [], "STARTED"]]],
+        [[23, ["3_500", "Total", False]]],
+        [[24, ["0ML500_1", "NY Knicks", ["+102", "2.02"], 2.02, None, 1, [], None]]],
+    ],
+]
+
+
+def _paths(value: Any, path: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
+    found = [path]
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found.extend(_paths(item, (*path, i)))
+    return found
+
+
+@FUZZ
+@given(entities, st.data())
+def test_valid_update_with_one_part_replaced_only_raises_parse_error(
+    entity: str | None, data: st.DataObject
+) -> None:
+    groups = copy.deepcopy(VALID_GROUPS)
+    path = data.draw(st.sampled_from(_paths(groups)[1:]))
+    target = groups
+    for index in path[:-1]:
+        target = target[index]
+    if data.draw(st.booleans()):
+        target[path[-1]] = data.draw(nested)
+    else:
+        del target[path[-1]]
+    frame = msgpack.packb([SUB, "update", [groups, None, TIMES], None, [TS, 0]])
+    _decode_or_parse_error(frame, _awaiting(entity))
+
+
+@FUZZ
 @given(nested)
 def test_random_json_only_raises_parse_error(value: Any) -> None:
     body = {"id": SUB, "event": "update", "data": {"data": value}}
-    _decode_or_parse_error(orjson.dumps(body).decode())
-    _decode_or_parse_error(orjson.dumps(value).decode())
+    _decode_or_parse_error(orjson.dumps(body, default=repr).decode())
+    _decode_or_parse_error(orjson.dumps(value, default=repr).decode())
+
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["\u2212110", "+105", "EVEN", "pk", "9002", "3_500", "1.91"])
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=12,
+)
+json_rows = st.fixed_dictionaries(
+    {},
+    optional={
+        "id": json_scalars,
+        "eventId": json_scalars,
+        "marketId": json_scalars,
+        "label": json_scalars,
+        "isSuspended": json_scalars,
+        "points": json_scalars,
+        "replacedSelectionId": json_scalars,
+        "displayOdds": st.fixed_dictionaries(
+            {}, optional={"american": json_scalars, "decimal": json_scalars}
+        )
+        | json_values,
+    },
+) | json_values
+json_sections = st.dictionaries(
+    st.sampled_from(["events", "markets", "selections", "leagues"]),
+    st.lists(json_rows, max_size=3) | json_values,
+    max_size=4,
+)
+json_bodies = st.dictionaries(
+    st.sampled_from(["add", "remove", "change"]), json_sections | json_values, max_size=3
+)
+
+
+@FUZZ
+@given(entities, json_bodies, json_values, st.lists(json_scalars, max_size=3))
+def test_random_shaped_json_only_raises_parse_error(
+    entity: str | None, body: Any, metadata: Any, tags: list[Any]
+) -> None:
+    message = {
+        "id": SUB,
+        "event": "update",
+        "data": {"data": body, "metadata": metadata},
+        "context": {"messageTags": tags},
+    }
+    _decode_or_parse_error(orjson.dumps(message).decode(), _awaiting(entity))
+
+
+def test_a_bug_surfaces_instead_of_becoming_a_parse_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No catch-all: an unexpected exception in a handler is a bug and must not be hidden."""
+
+    def broken(fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
+        return [][1]  # type: ignore[no-any-return]
+
+    monkeypatch.setitem(parse._HANDLED_TAGS, 24, broken)
+    frame = update(SUB, [[[], [], []], [[], [], []], [[], [], [GOOD_CHANGE]]])
+    with pytest.raises(IndexError):
+        FrameDecoder().decode(frame)
+
+
+def test_error_detail_is_bounded_whatever_the_error_holds() -> None:
+    deep: Any = "invalid jwt"
+    for _ in range(300):
+        deep = [deep]
+    frame = msgpack.packb([["sub", {"x": 1}], "subscribed", None, deep, [TS, 0]])
+    batch = FrameDecoder().decode(frame)
+    assert batch.kind == "error"
+    assert batch.detail is not None and len(batch.detail) < 600
+    long = msgpack.packb(["sub-1", "subscribed", None, "x" * 10_000, [TS, 0]])
+    detail = FrameDecoder().decode(long).detail
+    assert detail is not None and len(detail) < 300 and detail.startswith("subscribed sub-1: xx")
 
 
 def test_error_frame_is_reported_not_ignored() -> None:

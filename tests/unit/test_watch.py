@@ -75,12 +75,25 @@ def test_event_removal_is_reported_once_per_watched_event() -> None:
     assert updates(watch, Removed("event", "102"), Removed("event", "777")) == ["102"]
 
 
-def test_suspension_is_tracked_without_a_record() -> None:
+def test_suspension_writes_no_record_and_keeps_prices() -> None:
     watch = Watchlist.from_snapshot(snapshot())
     assert updates(watch, MarketStatus("1_500", True)) == []
-    assert "1_500" in watch.suspended
     assert updates(watch, MarketStatus("1_500", False)) == []
-    assert watch.suspended == set()
+    assert updates(watch, Quote("0ML500_1", -150, 1.6667)) == []  # unchanged price: nothing
+
+
+def test_retired_ids_are_bounded_and_a_finished_event_is_forgotten() -> None:
+    watch = Watchlist.from_snapshot(snapshot(event("101", "500"), event("102", "600")))
+    for step in range(500):  # 500 line moves of one total: each retires the previous id
+        line = 221.5 + step + 1
+        new_id = f"0OU500O{step}_1"
+        quote = Quote(new_id, -110, 1.9091, line=line, market_id="3_500", label="Over")
+        assert len(updates(watch, quote)) == 1
+    assert len(watch.retired) <= 64
+    watch.forget_event("101")
+    assert all(state.event_id == "102" for state in watch.by_id.values())
+    assert all(state.event_id == "102" for state in watch.by_slot.values())
+    assert not watch.retired
 
 
 def test_line_move_insert_before_delete_without_replaced_id() -> None:

@@ -1,10 +1,15 @@
-"""What a book plugs into snuper: scrape, a live feed for the monitor engine, and its simulator."""
+"""What a book plugs into snuper: scrape, a live feed for the monitor engine, and its simulator.
+
+A provider's scrape, feed and simulator modules are imported only when used, so the monitor path
+(a Fargate task, a plan function) never loads Playwright or aiohttp.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 from snuper.config import Settings, resolve_endpoints
 from snuper.feed import Feed
@@ -12,6 +17,7 @@ from snuper.model import Snapshot
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from playwright.async_api import BrowserContext
 
     from snuper.sim.options import SimOptions
 
@@ -20,10 +26,26 @@ if TYPE_CHECKING:
 class ScrapeContext:
     endpoints: Mapping[str, str]
     settings: Settings
+    slate: str  # the run's slate date (YYYYMMDD in New York), computed once per run
+    now: Callable[[], datetime]  # the wall clock (snapshot times)
+    browser: BrowserContext | None = None  # an open browser to reuse (a warm Lambda), or None
 
 
-# (context, leagues) -> one snapshot per league, in the order asked
-ScrapeFn = Callable[[ScrapeContext, Sequence[str]], Awaitable[list[Snapshot]]]
+FailureKind = Literal["blocked", "unparseable", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeFailure:
+    """A league that could not be scraped: blocked (the book refused us: 403/429, a bot-check
+    page), unparseable (it answered something we cannot read), failed (anything else)."""
+
+    league: str
+    kind: FailureKind
+    reason: str
+
+
+# (context, leagues) -> per league, in the order asked: its snapshot or why there is none
+ScrapeFn = Callable[[ScrapeContext, Sequence[str]], Awaitable[list[Snapshot | ScrapeFailure]]]
 # (endpoints, settings, snapshot) -> the feed that watches the snapshot's events
 FeedFactory = Callable[[Mapping[str, str], Settings, Snapshot], Feed]
 # (app, options) -> mounts the book's simulated routes on the shared simulator app
@@ -33,15 +55,36 @@ SimExports = Callable[[str], dict[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
+class SimHooks:
+    mount: SimMount
+    exports: SimExports
+
+
+@dataclass(frozen=True, slots=True)
 class Provider:
+    """A book. The loaders import the book's scrape, monitor and sim modules on first use."""
+
     name: str
     leagues: tuple[str, ...]
     endpoint_defaults: Mapping[str, str]
     endpoint_help: Mapping[str, str]
-    scrape: ScrapeFn
-    feed: FeedFactory
-    mount_sim: SimMount
-    sim_exports: SimExports
+    load_scrape: Callable[[], ScrapeFn]
+    load_feed: Callable[[], FeedFactory]
+    load_sim: Callable[[], SimHooks]
 
     def endpoints(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
         return resolve_endpoints(self.name, self.endpoint_defaults, env)
+
+    async def scrape(
+        self, context: ScrapeContext, leagues: Sequence[str]
+    ) -> list[Snapshot | ScrapeFailure]:
+        return await self.load_scrape()(context, leagues)
+
+    def feed(self, endpoints: Mapping[str, str], settings: Settings, snapshot: Snapshot) -> Feed:
+        return self.load_feed()(endpoints, settings, snapshot)
+
+    def mount_sim(self, app: web.Application, options: SimOptions) -> None:
+        self.load_sim().mount(app, options)
+
+    def sim_exports(self, base_url: str) -> dict[str, str]:
+        return self.load_sim().exports(base_url)

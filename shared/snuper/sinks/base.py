@@ -1,36 +1,90 @@
-"""The one protocol every storage backend implements."""
+"""The one protocol every storage backend implements, and the registry that builds them by name."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from snuper.model import Record, Snapshot
+
+if TYPE_CHECKING:
+    from snuper.config import SinkSettings
 
 
 class SinkError(OSError):
     """A sink cannot store or read; the message names the path or target."""
 
 
+class SinkConfigError(ValueError):
+    """A sink cannot be built from the settings given; `flag` names the option to fix."""
+
+    def __init__(self, flag: str, problem: str) -> None:
+        super().__init__(f"argument {flag}: {problem}")
+        self.flag = flag
+        self.problem = problem
+
+
+@dataclass(slots=True)
+class LoadedSnapshots:
+    """What `load_snapshots` found: the latest snapshot per league, and the leagues whose latest
+    snapshot exists but cannot be read (league -> one line saying why)."""
+
+    snapshots: list[Snapshot] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+
 class Sink(Protocol):
+    name: ClassVar[str]  # the registry name, used in logs and loss reports
+    # May several threads call this sink at once? The engine serialises calls either way, but a
+    # sink shared by other code says here whether it needs to.
+    thread_safe: ClassVar[bool]
+
     def save_snapshot(self, snapshot: Snapshot, *, overwrite: bool = False) -> bool:
-        """Store a snapshot; False (and nothing written) when one exists and overwrite is off."""
+        """Store a snapshot; False (and nothing written) when a readable one exists and
+        overwrite is off. An existing snapshot that cannot be read is replaced (and said so)."""
         ...
 
-    def load_snapshots(self, provider: str, leagues: Sequence[str]) -> list[Snapshot]:
+    def load_snapshots(self, provider: str, leagues: Sequence[str]) -> LoadedSnapshots:
         """The latest snapshot of each league that has one."""
         ...
 
     def write_updates(self, records: Sequence[Record]) -> None:
-        """Store odds updates and heartbeats (called off the receive loop, in batches)."""
+        """Store odds updates and heartbeats (called off the receive loop, in batches). A batch
+        that failed may be passed again, the same object: nothing of it is stored twice."""
         ...
 
-    def flush(self) -> None:
-        """Make everything written so far durable."""
+    def flush(self, *, final: bool = False) -> None:
+        """Called on the engine's cadence while records arrive, and with final=True at shutdown.
+        The sink owns its policy: it may write on size or age instead of every call, but after a
+        final flush everything written so far is durable."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Final flush, then release files and connections."""
+        ...
 
     def describe(self, snapshot: Snapshot) -> str:
         """Where a snapshot goes, for log lines."""
         ...
+
+
+SinkFactory = Callable[["SinkSettings"], Sink]
+
+
+def _fs(settings: SinkSettings) -> Sink:
+    from snuper.sinks.fs import build
+
+    return build(settings)
+
+
+# name -> factory; each backend is imported only when chosen (the later ones pull in drivers).
+SINKS: dict[str, SinkFactory] = {"fs": _fs}
+
+
+def build_sink(name: str, settings: SinkSettings) -> Sink:
+    """The sink registered as `name`, built from settings; SinkConfigError names a bad flag."""
+    factory = SINKS.get(name)
+    if factory is None:
+        raise SinkConfigError("--sink", f"unknown sink {name!r} (choose from {', '.join(SINKS)})")
+    return factory(settings)

@@ -1,44 +1,199 @@
-"""Local JSON/JSONL files.
+"""Local JSON/JSONL files: the `fs` sink.
 
-Snapshots: <dir>/<provider>/events/<slate>-<league>.json
-Odds (JSONL, appended): <dir>/<provider>/odds/<slate>-<league>-<event_id>.json
+Snapshots: <dir>/<provider>/events/<slate>-<league>.json (mode 0644), written to a temp file
+    and renamed into place. An existing snapshot that cannot be read is moved aside to
+    <slate>-<league>.json.unreadable-<YYYYmmddTHHMMSSZ> (a WARNING names both paths).
+Odds (JSONL, appended): <dir>/<provider>/odds/<slate>-<league>-<event_id>.json (mode 0644).
+
+Odds files are written with os.write on raw descriptors, at most `max_open` at a time (the
+least recently used is fsynced and closed, and reopened when needed). A failed batch remembers
+how many bytes of each file's share reached the file, so the same batch passed again writes
+only the rest. flush() fsyncs the files written since the last flush (and the folders of files
+opened for the first time); close() flushes, then closes every file.
 """
 
 from __future__ import annotations
 
-import contextlib
+import errno
+import logging
 import os
+import re
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, ClassVar
 
-from snuper.model import Record, Snapshot, SnapshotError
-from snuper.sinks.base import SinkError
+import orjson
+
+from snuper.model import Record, Snapshot
+from snuper.sinks.base import LoadedSnapshots, SinkConfigError, SinkError
+
+if TYPE_CHECKING:
+    from snuper.config import SinkSettings
+
+log = logging.getLogger("snuper.sinks.fs")
+
+FLAG = "-o/--fs-sink-dir"
+FILE_MODE = 0o644
+_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+# <slate>-<league>.json; anything else in the folder (moved-aside or temp files) is ignored.
+_SNAPSHOT_NAME = re.compile(r"(\d{8})-(.+)\.json")
+# Path-cache entries kept before starting over (one per event; a day has a few hundred).
+_CACHE_LIMIT = 4096
+
+
+def _strerror(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a snapshot file cannot be read, in one line and without Python reprs."""
+    if isinstance(exc, OSError):
+        return _strerror(exc)
+    if isinstance(exc, orjson.JSONDecodeError):
+        return _one_line(f"invalid JSON: {exc}")
+    # SnapshotError wraps what went wrong (KeyError('provider') and the like) in its repr.
+    cause = exc.__cause__
+    if isinstance(cause, KeyError) and cause.args:
+        return f"malformed snapshot: missing field '{cause.args[0]}'"
+    if cause is not None and str(cause):
+        return _one_line(f"malformed snapshot: {cause}")
+    return _one_line(str(exc)) or type(exc).__name__
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _fsync_dir(folder: str) -> None:
+    """Make the entries of a folder (new files, renames) durable; a no-op where unsupported."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def build(settings: SinkSettings) -> FsSink:
+    """An FsSink on settings.fs_dir; SinkConfigError (flag -o/--fs-sink-dir) when unusable.
+
+    With must_exist the folder is not created. Either way it must be a folder we can write in.
+    """
+    folder = settings.fs_dir
+    if folder is None:
+        raise SinkConfigError(FLAG, "the fs sink needs an output folder")
+    if settings.must_exist and not folder.exists():
+        raise SinkConfigError(FLAG, f"no such directory: {folder}")
+    if folder.exists() and not folder.is_dir():
+        raise SinkConfigError(FLAG, f"not a directory: {folder}")
+    try:
+        if not settings.must_exist:
+            folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise SinkConfigError(FLAG, f"cannot write to {folder}: {_strerror(exc)}") from None
+    return FsSink(folder)
+
+
+@dataclass(slots=True)
+class _FailedBatch:
+    """The batch whose write failed: its bytes per file and how many reached each file."""
+
+    records: Sequence[Record]
+    chunks: dict[str, bytes]
+    written: dict[str, int]
 
 
 class FsSink:
-    def __init__(self, root: Path) -> None:
+    name: ClassVar[str] = "fs"
+    thread_safe: ClassVar[bool] = True
+
+    def __init__(self, root: Path, *, max_open: int = 128) -> None:
+        if max_open < 1:
+            raise ValueError(f"max_open must be at least 1, not {max_open}")
         self.root = root
-        self._files: dict[Path, BinaryIO] = {}
+        self.max_open = max_open
         # Monitors of several leagues share one sink and write from worker threads.
         self._lock = threading.Lock()
+        # path -> fd, least recently used first.
+        self._fds: OrderedDict[str, int] = OrderedDict()
+        self._dirty: set[str] = set()  # written since their last fsync; always open
+        self._new_dirs: set[str] = set()  # folders of files opened for the first time
+        self._opened: set[str] = set()
+        self._paths: dict[tuple[str, str, str, str], str] = {}
+        self._failed: _FailedBatch | None = None
+
+    # -- paths -------------------------------------------------------------------------------
 
     def snapshot_path(self, provider: str, league: str, slate_date: str) -> Path:
         return self.root / provider / "events" / f"{slate_date}-{league}.json"
 
     def odds_path(self, record: Record) -> Path:
-        name = f"{record.slate_date}-{record.league}-{record.event_id}.json"
-        return self.root / record.provider / "odds" / name
+        return Path(self._odds_file(record))
+
+    def _odds_file(self, record: Record) -> str:
+        # Hot path: one dict lookup per record; the path is built once per event.
+        key = (record.provider, record.slate_date, record.league, record.event_id)
+        path = self._paths.get(key)
+        if path is None:
+            if len(self._paths) >= _CACHE_LIMIT:
+                self._paths.clear()
+            name = f"{record.slate_date}-{record.league}-{record.event_id}.json"
+            path = self._paths[key] = str(self.root / record.provider / "odds" / name)
+        return path
 
     def describe(self, snapshot: Snapshot) -> str:
         return str(self.snapshot_path(snapshot.provider, snapshot.league, snapshot.slate_date))
 
+    # -- snapshots ---------------------------------------------------------------------------
+
     def save_snapshot(self, snapshot: Snapshot, *, overwrite: bool = False) -> bool:
         path = self.snapshot_path(snapshot.provider, snapshot.league, snapshot.slate_date)
-        if path.exists() and not overwrite:
-            return False
+        with self._lock:
+            if path.exists():
+                problem = self._unreadable(path)
+                if problem is None and not overwrite:
+                    return False
+                if problem is not None:
+                    self._move_aside(path, problem)
+            self._write_snapshot(path, snapshot)
+        return True
+
+    @staticmethod
+    def _unreadable(path: Path) -> str | None:
+        try:
+            Snapshot.from_json(path.read_bytes())
+        except (OSError, ValueError, TypeError) as exc:  # SnapshotError, JSONDecodeError
+            return _reason(exc)
+        return None
+
+    @staticmethod
+    def _move_aside(path: Path, problem: str) -> None:
+        aside = path.with_name(f"{path.name}.unreadable-{_stamp()}")
+        base, n = aside.name, 0
+        while aside.exists() or aside.is_symlink():
+            n += 1
+            aside = path.with_name(f"{base}-{n}")
+        try:
+            path.rename(aside)
+        except OSError as exc:
+            raise SinkError(f"cannot move aside {path}: {_strerror(exc)}") from exc
+        log.warning("unreadable snapshot %s (%s) moved to %s", path, problem, aside)
+
+    @staticmethod
+    def _write_snapshot(path: Path, snapshot: Snapshot) -> None:
         partial: Path | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,74 +205,167 @@ class FsSink:
                 partial = Path(handle.name)
                 handle.write(snapshot.to_json())
                 handle.flush()
+                os.fchmod(handle.fileno(), FILE_MODE)  # NamedTemporaryFile makes 0600
                 os.fsync(handle.fileno())
             partial.replace(path)
+            partial = None
+            _fsync_dir(os.fspath(path.parent))
         except OSError as exc:
             if partial is not None:
                 partial.unlink(missing_ok=True)
-            raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        return True
+            raise SinkError(f"cannot write {path}: {_strerror(exc)}") from exc
 
-    def load_snapshots(self, provider: str, leagues: Sequence[str]) -> list[Snapshot]:
+    def load_snapshots(self, provider: str, leagues: Sequence[str]) -> LoadedSnapshots:
         folder = self.root / provider / "events"
-        found = []
-        for league in leagues:
-            # File names start with the slate date, so the last in order is the latest.
-            candidates = sorted(folder.glob(f"*-{league}.json"))
-            if not candidates:
+        try:
+            names = [entry.name for entry in folder.iterdir()]
+        except FileNotFoundError:
+            return LoadedSnapshots()
+        except OSError as exc:
+            raise SinkError(f"cannot read {folder}: {_strerror(exc)}") from exc
+        wanted = set(leagues)
+        # File names start with the slate date, so the last in order is the latest.
+        latest: dict[str, str] = {}
+        for name in names:
+            match = _SNAPSHOT_NAME.fullmatch(name)
+            if match and match[2] in wanted and name > latest.get(match[2], ""):
+                latest[match[2]] = name
+        found = LoadedSnapshots()
+        for league in dict.fromkeys(leagues):
+            if league not in latest:
                 continue
+            path = folder / latest[league]
             try:
-                found.append(Snapshot.from_json(candidates[-1].read_bytes()))
-            except (OSError, SnapshotError, ValueError) as exc:
-                raise SinkError(f"cannot read snapshot {candidates[-1]}: {exc}") from exc
+                found.snapshots.append(Snapshot.from_json(path.read_bytes()))
+            except (OSError, ValueError, TypeError) as exc:  # SnapshotError, JSONDecodeError
+                found.unreadable[league] = f"cannot read snapshot {path}: {_reason(exc)}"
         return found
+
+    # -- odds --------------------------------------------------------------------------------
 
     def write_updates(self, records: Sequence[Record]) -> None:
         with self._lock:
             self._write(records)
 
     def _write(self, records: Sequence[Record]) -> None:
-        # Open every file of the batch before writing any line, so a failure (a folder that
-        # cannot be made, too many files) writes nothing and a retried batch is not doubled.
-        lines: dict[Path, list[bytes]] = {}
+        parts: dict[str, list[bytes]] = {}
         for record in records:
-            lines.setdefault(self.odds_path(record), []).append(record.to_json() + b"\n")
-        for path in lines:
-            if path not in self._files:
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    self._files[path] = path.open("ab")
-                except OSError as exc:
-                    raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
-        for path, chunk in lines.items():
-            try:
-                self._files[path].write(b"".join(chunk))
-            except OSError as exc:
-                raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            path = self._odds_file(record)
+            line = record.to_json() + b"\n"
+            if (lines := parts.get(path)) is None:
+                parts[path] = [line]
+            else:
+                lines.append(line)
+        chunks = {path: b"".join(share) for path, share in parts.items()}
+        written: dict[str, int] = {}
+        failed, self._failed = self._failed, None
+        if failed is not None and records is failed.records:
+            # The same batch again: skip what reached each file (if the bytes are unchanged).
+            for path, done in failed.written.items():
+                if chunks.get(path, b"")[:done] == failed.chunks[path][:done]:
+                    written[path] = done
+        try:
+            for path, chunk in chunks.items():
+                self._append(path, chunk, written)
+        except SinkError:
+            self._failed = _FailedBatch(records, chunks, written)
+            raise
 
-    def flush(self) -> None:
+    def _append(self, path: str, chunk: bytes, written: dict[str, int]) -> None:
+        done = written.get(path, 0)
+        if done >= len(chunk):
+            return
+        fd = self._fd(path)
+        self._dirty.add(path)
+        view = memoryview(chunk)
+        while done < len(chunk):
+            try:
+                count = os.write(fd, view[done:])  # may write less than asked
+            except OSError as exc:
+                raise SinkError(f"cannot write {path}: {_strerror(exc)}") from exc
+            if count <= 0:
+                raise SinkError(f"cannot write {path}: no bytes written")
+            done += count
+            written[path] = done
+
+    def _fd(self, path: str) -> int:
+        fd = self._fds.get(path)
+        if fd is not None:
+            self._fds.move_to_end(path)
+            return fd
+        while len(self._fds) >= self.max_open:
+            self._evict()
+        try:
+            try:
+                fd = os.open(path, _OPEN_FLAGS, FILE_MODE)
+            except FileNotFoundError:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, _OPEN_FLAGS, FILE_MODE)
+        except OSError as exc:
+            raise SinkError(f"cannot write {path}: {_strerror(exc)}") from exc
+        self._fds[path] = fd
+        if path not in self._opened:
+            if len(self._opened) >= _CACHE_LIMIT:
+                self._opened.clear()  # costs at most one more folder fsync
+            self._opened.add(path)
+            self._new_dirs.add(str(Path(path).parent))
+        return fd
+
+    def _evict(self) -> None:
+        """fsync (if written) and close the least recently used file."""
+        path, fd = self._fds.popitem(last=False)
+        failure: SinkError | None = None
+        if path in self._dirty:
+            self._dirty.discard(path)
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                failure = SinkError(f"cannot flush {path}: {_strerror(exc)}")
+        try:
+            os.close(fd)
+        except OSError as exc:
+            failure = failure or SinkError(f"cannot close {path}: {_strerror(exc)}")
+        if failure is not None:
+            raise failure
+
+    # -- durability --------------------------------------------------------------------------
+
+    def flush(self, *, final: bool = False) -> None:
+        """fsync what was written since the last flush (final or not: the same here)."""
         with self._lock:
-            self._flush()
+            failure = self._flush()
+        if failure is not None:
+            raise failure
 
-    def _flush(self) -> None:
-        for path, handle in self._files.items():
+    def _flush(self) -> SinkError | None:
+        """fsync every dirty file and new folder; the first failure, after trying them all.
+
+        A failed fsync is reported once (as the kernel does): the file is no longer dirty."""
+        failure: SinkError | None = None
+        dirty, self._dirty = self._dirty, set()
+        for path in dirty:
             try:
-                handle.flush()
-                os.fsync(handle.fileno())
+                os.fsync(self._fds[path])
             except OSError as exc:
-                raise SinkError(f"cannot flush {path}: {exc.strerror or exc}") from exc
+                failure = failure or SinkError(f"cannot flush {path}: {_strerror(exc)}")
+        folders, self._new_dirs = self._new_dirs, set()
+        for folder in folders:
+            try:
+                _fsync_dir(folder)
+            except OSError as exc:
+                failure = failure or SinkError(f"cannot flush {folder}: {_strerror(exc)}")
+        return failure
 
     def close(self) -> None:
         """Flush and close every file, even when one of them fails; then report the failure."""
         with self._lock:
-            failure: SinkError | None = None
-            try:
-                self._flush()
-            except SinkError as exc:
-                failure = exc
-            for handle in self._files.values():
-                with contextlib.suppress(OSError):
-                    handle.close()
-            self._files.clear()
+            failure = self._flush()
+            for path, fd in self._fds.items():
+                try:
+                    os.close(fd)
+                except OSError as exc:
+                    failure = failure or SinkError(f"cannot close {path}: {_strerror(exc)}")
+            self._fds.clear()
+            self._dirty.clear()
         if failure is not None:
             raise failure

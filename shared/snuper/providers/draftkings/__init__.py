@@ -1,10 +1,26 @@
 """DraftKings: Playwright scrape of the league pages, msgpack websocket monitor, simulator."""
 
-from snuper.providers.base import Provider
-from snuper.providers.draftkings.monitor import build_feed
+from snuper.providers.base import FeedFactory, Provider, ScrapeFn, SimHooks
 from snuper.providers.draftkings.parse import LEAGUES
-from snuper.providers.draftkings.scrape import scrape
-from snuper.providers.draftkings.sim import mount_sim, sim_exports
+
+
+def _scrape() -> ScrapeFn:
+    from snuper.providers.draftkings.scrape import scrape
+
+    return scrape
+
+
+def _feed() -> FeedFactory:
+    from snuper.providers.draftkings.monitor import build_feed
+
+    return build_feed
+
+
+def _sim() -> SimHooks:
+    from snuper.providers.draftkings.sim import mount_sim, sim_exports
+
+    return SimHooks(mount_sim, sim_exports)
+
 
 PROVIDER = Provider(
     name="draftkings",
@@ -19,8 +35,7 @@ PROVIDER = Provider(
         "API": "sportscontent JSON the league page loads (/api/sportscontent/dkus<state>/v1/...)",
         "WS": "msgpack websocket of live odds (?format=msgpack&locale=en is appended)",
     },
-    scrape=scrape,
-    feed=build_feed,
-    mount_sim=mount_sim,
-    sim_exports=sim_exports,
+    load_scrape=_scrape,
+    load_feed=_feed,
+    load_sim=_sim,
 )

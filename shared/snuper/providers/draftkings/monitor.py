@@ -5,22 +5,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from snuper.browser import USER_AGENT
 from snuper.config import Settings
-from snuper.feed import Message, WebSocketFeed
+from snuper.feed import Feed, Message, WebSocketTransport
 from snuper.model import Snapshot
 from snuper.providers.draftkings.parse import LEAGUES, FrameDecoder, subscribe_message
 
 
-def build_feed(
-    endpoints: Mapping[str, str], settings: Settings, snapshot: Snapshot
-) -> WebSocketFeed:
+def build_feed(endpoints: Mapping[str, str], settings: Settings, snapshot: Snapshot) -> Feed:
     ids = LEAGUES[snapshot.league]
     decoder = FrameDecoder()
 
     def subscribe() -> list[Message]:
         # A fresh id per connection; initialData brings the current prices, so whatever moved
         # while we were disconnected (or since the snapshot) is caught up on resubscribe.
+        decoder.new_connection()
         sub_id = str(uuid.uuid4())
         decoder.track(sub_id, "events")
         message = subscribe_message(
@@ -33,5 +31,11 @@ def build_feed(
         return [message]
 
     url = f"{endpoints['WS']}?format=msgpack&locale=en"
-    headers = {"Origin": endpoints["SITE"], "User-Agent": USER_AGENT}
-    return WebSocketFeed(url, headers, subscribe, decoder.decode, describe=url)
+    transport = WebSocketTransport(
+        url,
+        subscribe,
+        headers={"Origin": endpoints["SITE"], "User-Agent": settings.user_agent},
+        open_timeout=settings.monitor.receive_timeout,
+        describe=url,
+    )
+    return Feed(transport, decoder.decode)

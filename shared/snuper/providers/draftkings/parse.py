@@ -6,9 +6,11 @@ Shapes are in docs/wire-formats.md (DraftKings, and "What the real captures add"
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Final, Literal
 from urllib.parse import quote
 
@@ -18,7 +20,7 @@ import orjson
 from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote, Removed
 from snuper.model import Event, Market, Selection, Side
 from snuper.odds import OddsError, american_to_decimal, parse_american, parse_line
-from snuper.slate import parse_iso, slate_date
+from snuper.slate import normalise_ts, parse_iso, slate_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,27 +418,56 @@ TAG_SELECTION_FULL: Final = 35
 
 
 class FrameDecoder:
-    """Decodes one subscription socket's frames; remembers each subscription's entity."""
+    """Decodes one socket's frames; remembers each subscription's entity, and which ones still
+    await their initial data (see `track`).
 
-    __slots__ = ("_entities",)
+    Every shape is checked explicitly and a malformed one raises ParseError naming its path;
+    any other exception leaving `decode` is a bug in this module, and is meant to surface.
+    """
+
+    __slots__ = ("_awaiting", "_entities")
 
     def __init__(self) -> None:
         self._entities: dict[str, str] = {}
+        self._awaiting: set[str] = set()  # subscribed with initialData, no update seen yet
 
-    def track(self, sub_id: str, entity: str) -> None:
+    def new_connection(self) -> None:
+        """Forget every subscription of the previous connection: call it on each (re)connect,
+        before tracking that connection's subscriptions, so the table does not grow."""
+        self._entities.clear()
+        self._awaiting.clear()
+
+    def track(self, sub_id: str, entity: str, *, initial_data: bool = True) -> None:
+        """Remember a subscription's entity. With initial_data (the subscribe asked for
+        initialData:true) its first update is read as the book's complete current state and
+        reports the events it lists in FeedBatch.events_listed."""
         self._entities[sub_id] = entity
+        if initial_data:
+            self._awaiting.add(sub_id)
+        else:
+            self._awaiting.discard(sub_id)
+
+    @property
+    def tracked(self) -> Mapping[str, str]:
+        """The subscriptions tracked now (sub id -> entity), read-only."""
+        return MappingProxyType(self._entities)
 
     def decode(self, message: bytes | str) -> FeedBatch:
-        try:
-            if isinstance(message, str):
-                return self._decode_json(message)
-            return self._decode_msgpack(message)
-        except ParseError:
-            raise
-        except (LookupError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
-            # Safety net: the checks below name the path of every shape they expect; whatever
-            # slips past them still leaves here as a ParseError, never as a crash of the monitor.
-            raise ParseError("frame", f"malformed frame ({type(exc).__name__})") from exc
+        if isinstance(message, str):
+            return self._decode_json(message)
+        return self._decode_msgpack(message)
+
+    def _forget(self, sub_id: object) -> None:
+        if isinstance(sub_id, str):
+            self._entities.pop(sub_id, None)
+            self._awaiting.discard(sub_id)
+
+    def _first_update(self, sub_id: object) -> bool:
+        """True once per awaiting subscription: for its first update frame."""
+        if isinstance(sub_id, str) and sub_id in self._awaiting:
+            self._awaiting.discard(sub_id)
+            return True
+        return False
 
     # -- msgpack ----------------------------------------------------------------------------
 
@@ -445,19 +476,24 @@ class FrameDecoder:
             raise ParseError("frame", f"expected bytes or str, got {type(raw).__name__}")
         try:
             frame = msgpack.unpackb(raw, timestamp=3, strict_map_key=False)
-        except Exception as exc:  # msgpack raises several unrelated types on bad input
+        except (ValueError, TypeError, OverflowError) as exc:
+            # What msgpack raises on bad input, found by fuzzing: ValueError and its subclasses
+            # (ExtraData, FormatError, StackError, UnicodeDecodeError, a bad ext code or
+            # timestamp), TypeError (an array or map as a map key), OverflowError (a timestamp
+            # beyond datetime). Anything else is not "bad input" and surfaces.
             raise ParseError("frame", f"not msgpack ({type(exc).__name__})") from None
         if not isinstance(frame, list) or len(frame) < 2:
             raise ParseError("frame", "expected an array [sub_id, kind, payload, error, [ts, seq]]")
         kind = frame[1]
         error = frame[3] if len(frame) > 3 else None
         if error:  # a refused subscription: the engine treats it as a failed connection
-            return FeedBatch("error", detail=f"{kind} {frame[0]}: {str(error)[:200]}")
+            detail = f"{_brief(kind)} {_brief(frame[0])}: {_brief(error)}"
+            return FeedBatch("error", detail=detail)
         if kind == "update":
             return self._update(frame)
         if isinstance(kind, str) and kind in _ACK_KINDS:
-            if kind != "subscribed" and isinstance(frame[0], str):
-                self._entities.pop(frame[0], None)
+            if kind != "subscribed":
+                self._forget(frame[0])
             return _ACK
         return _IGNORED
 
@@ -468,6 +504,7 @@ class FrameDecoder:
         groups = payload[0]
         sub_id = frame[0]
         entity = self._entities.get(sub_id) if isinstance(sub_id, str) else None
+        first = self._first_update(sub_id)
         if groups is None or (entity is not None and entity not in _LAYOUT):
             return _IGNORED  # ContentCards: payload[0] is null and the layout differs
         if not isinstance(groups, list) or len(groups) < 3:
@@ -502,8 +539,12 @@ class FrameDecoder:
                     raise ParseError(f"frame[2][0][1][{pos}][{k}]", "expected an id string")
                 items.append(Removed(kind, entity_id))
         self._entries(groups[2], 2, market_pos, selection_pos, items)
+        listed = _initial_events(groups) if first and entity == "events" else None
         return FeedBatch(
-            "update", tuple(items), _source_ts(payload[2] if len(payload) > 2 else None)
+            "update",
+            tuple(items),
+            _source_ts(payload[2] if len(payload) > 2 else None),
+            events_listed=listed,
         )
 
     @staticmethod
@@ -544,15 +585,15 @@ class FrameDecoder:
         if event == "update":
             return self._json_update(message)
         if isinstance(event, str) and event in _ACK_KINDS:
-            sub_id = message.get("id")
-            if event != "subscribed" and isinstance(sub_id, str):
-                self._entities.pop(sub_id, None)
+            if event != "subscribed":
+                self._forget(message.get("id"))
             return _ACK
         return _IGNORED
 
     def _json_update(self, message: dict[str, Any]) -> FeedBatch:
         sub_id = message.get("id")
         entity = self._entities.get(sub_id) if isinstance(sub_id, str) else None
+        first = self._first_update(sub_id)
         if entity is not None and entity not in _LAYOUT:
             return _IGNORED  # ContentCards
         data = message.get("data")
@@ -586,7 +627,12 @@ class FrameDecoder:
                 quote_ = _json_quote(selection, f"frame.data.data.{op}.selections[{k}]")
                 if quote_ is not None:
                     items.append(quote_)
-        return FeedBatch("update", tuple(items), _source_ts(data.get("metadata")))
+        listed = None
+        if first and entity == "events" and not _json_says_no_initial_data(message):
+            listed = _json_initial_events(body)
+        return FeedBatch(
+            "update", tuple(items), _source_ts(data.get("metadata")), events_listed=listed
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -708,10 +754,114 @@ def _json_quote(value: object, path: str) -> Quote | None:
 
 
 def _source_ts(metadata: object) -> str | None:
+    """The book's publish time (else its creation time) as ISO UTC with milliseconds, or None
+    when absent or unreadable (a string, epoch number or timestamp extension alike)."""
     if not isinstance(metadata, dict):
         return None
     for key in ("publishedTime", "createdTime"):
-        value = metadata.get(key)
-        if isinstance(value, str) and value:
+        value = normalise_ts(metadata.get(key))
+        if value is not None:
             return value
+    return None
+
+
+_REPR: Final = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 200, 60
+
+
+def _brief(value: object) -> str:
+    """A bounded text for an error detail (a frame's nesting and size are the sender's)."""
+    return value[:200] if isinstance(value, str) else _REPR.repr(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Initial data: a subscription's first update is the book's whole current state
+# ---------------------------------------------------------------------------------------------
+# The monitor subscribes with initialData:true; the book then sends, as that subscription's
+# first update, everything its query currently matches. What that frame looks like is INFERRED:
+# the captured initialData subscribe (draftkings_ws_nfl_initial_data.json) got only its
+# "subscribed" reply within 15 s, and no capture holds an initial-state update. It is read as
+# the JSON flavour's `add` section suggests: inserts only, the events in the inserts group's
+# event list (entity events, position 0; any type tag, the id at fields[0] as in tag 22), and
+# market rows (tag 34) naming their event at fields[1] (the position public decoders read).
+# Reading too little would tell the engine that a live event is over, so the frame is taken for
+# a complete state only when nothing contradicts it: a first update that deletes or changes
+# anything is an ordinary delta (the book sent no initial state), and an event row that cannot
+# be read makes the whole answer unknown (None); its prices are applied either way.
+
+
+def _initial_events(groups: list[Any]) -> frozenset[str] | None:
+    """The event ids a msgpack initial-state frame lists (entity events), or None."""
+    if any(groups[1]) or any(groups[2]):
+        return None  # deletes or changes: a delta, not a state
+    inserts = groups[0]
+    if not isinstance(inserts[0], list):
+        return None
+    listed: set[str] = set()
+    for entry in inserts[0]:
+        event_id = _row_field(entry, 0)
+        if event_id is None:
+            return None
+        listed.add(event_id)
+    market_pos = _LAYOUT["events"][0]  # a list: _entries checked it
+    for entry in inserts[market_pos]:
+        if isinstance(entry, list) and entry and entry[0] == TAG_MARKET_FULL:
+            event_id = _row_field(entry, 1)
+            if event_id is not None:
+                listed.add(event_id)
+    return frozenset(listed)
+
+
+def _row_field(entry: object, index: int) -> str | None:
+    """fields[index] of a [typeTag, fields] row when it is a non-empty string, else None."""
+    if not isinstance(entry, list) or len(entry) < 2:
+        return None
+    fields = entry[1]
+    if not isinstance(fields, list) or len(fields) <= index:
+        return None
+    value = fields[index]
+    return value if isinstance(value, str) and value else None
+
+
+def _json_says_no_initial_data(message: dict[str, Any]) -> bool:
+    """The JSON flavour tags each message with its subscription's options, e.g.
+    context.messageTags ["entity:events", "initialdata:False", ...] (captured)."""
+    context = message.get("context")
+    tags = context.get("messageTags") if isinstance(context, dict) else None
+    if not isinstance(tags, list):
+        return False
+    return any(isinstance(t, str) and t.lower() == "initialdata:false" for t in tags)
+
+
+def _json_initial_events(body: dict[str, Any]) -> frozenset[str] | None:
+    """The event ids a JSON initial-state update lists: add.events[].id, plus the eventId of
+    add.markets[]; None when it removes or changes anything, or an event cannot be read."""
+    for op in ("remove", "change"):
+        section = body.get(op)
+        if isinstance(section, dict) and any(section.values()):
+            return None
+    add = body.get("add")
+    if not isinstance(add, dict):
+        return frozenset()
+    events = add.get("events")
+    if events is not None and not isinstance(events, list):
+        return None
+    listed: set[str] = set()
+    for event in events or ():
+        event_id = _json_id(event.get("id")) if isinstance(event, dict) else None
+        if event_id is None:
+            return None
+        listed.add(event_id)
+    for market in add.get("markets") or ():  # a list: _json_update checked it
+        event_id = _json_id(market.get("eventId")) if isinstance(market, dict) else None
+        if event_id is not None:
+            listed.add(event_id)
+    return frozenset(listed)
+
+
+def _json_id(value: object) -> str | None:
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     return None

@@ -9,21 +9,25 @@ from collections.abc import Callable, Sequence
 from playwright.async_api import BrowserContext
 
 from snuper.backoff import Backoff
-from snuper.browser import BrowserError, PageJson, json_loaded_by_page, open_browser
+from snuper.browser import BrowserError, NotJson, PageJson, json_loaded_by_page, open_browser
 from snuper.feed import ParseError
 from snuper.model import Event, Snapshot
-from snuper.providers.base import ScrapeContext
+from snuper.providers.base import ScrapeContext, ScrapeFailure
 from snuper.providers.draftkings.parse import LEAGUES, parse_league
-from snuper.slate import today_slate, utc_now
 
 log = logging.getLogger("snuper.draftkings")
 
 ATTEMPTS = 4
 RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
+BLOCKED_STATUSES = frozenset({401, 403, 429})
 
 
 class ScrapeError(RuntimeError):
     """A league could not be read; the message names the URL and what went wrong."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def todays_games(events: Sequence[Event], today: str) -> list[Event]:
@@ -31,37 +35,46 @@ def todays_games(events: Sequence[Event], today: str) -> list[Event]:
     return [e for e in events if e.slate_date == today]
 
 
-async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> list[Snapshot]:
-    snapshots = []
-    async with open_browser(ctx.settings) as browser:
+async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> list[Snapshot | ScrapeFailure]:
+    outcomes: list[Snapshot | ScrapeFailure] = []
+    async with open_browser(ctx.settings, ctx.browser) as browser:
         for league in leagues:
-            ids = LEAGUES[league]
-            page_url = f"{ctx.endpoints['SITE']}/leagues/{ids.path}"
-            # The page loads the league JSON from the API host; that response is what we read.
-            prefix = f"{ctx.endpoints['API']}/api/sportscontent/"
-            marker = f"/leagues/{ids.league_id}"
+            outcomes.append(await _scrape_league(ctx, browser, league))
+    return outcomes
 
-            def wanted(url: str, prefix: str = prefix, marker: str = marker) -> bool:
-                return url.startswith(prefix) and marker in url
 
-            try:
-                loaded = await _load_with_retries(browser, page_url, wanted)
-                events = parse_league(loaded.payload, league, site_base=ctx.endpoints["SITE"])
-            except (ScrapeError, BrowserError, ParseError) as exc:
-                # One league failing does not cost the others their snapshot.
-                log.error("draftkings %s: scrape failed: %s", league, exc)
-                continue
-            slate = today_slate()
-            todays = todays_games(events, slate)
-            log.info(
-                "draftkings %s: %d events on slate %s (%d in the feed)",
-                league,
-                len(todays),
-                slate,
-                len(events),
-            )
-            snapshots.append(Snapshot("draftkings", league, slate, utc_now(), tuple(todays)))
-    return snapshots
+async def _scrape_league(
+    ctx: ScrapeContext, browser: BrowserContext, league: str
+) -> Snapshot | ScrapeFailure:
+    ids = LEAGUES[league]
+    page_url = f"{ctx.endpoints['SITE']}/leagues/{ids.path}"
+    # The page loads the league JSON from the API host; that response is what we read.
+    prefix = f"{ctx.endpoints['API']}/api/sportscontent/"
+    marker = f"/leagues/{ids.league_id}"
+
+    def wanted(url: str) -> bool:
+        return url.startswith(prefix) and marker in url
+
+    log.info("draftkings %s: opening %s", league, page_url)
+    # One league failing does not cost the others their snapshot.
+    try:
+        loaded = await _load_with_retries(browser, page_url, wanted)
+    except ScrapeError as exc:
+        blocked = exc.status in BLOCKED_STATUSES
+        return ScrapeFailure(league, "blocked" if blocked else "failed", str(exc))
+    except NotJson as exc:
+        return ScrapeFailure(league, "blocked", str(exc))
+    except BrowserError as exc:
+        return ScrapeFailure(league, "failed", str(exc))
+    log.info("draftkings %s: page loaded its league data (%s)", league, loaded.url)
+    try:
+        events = parse_league(loaded.payload, league, site_base=ctx.endpoints["SITE"])
+    except ParseError as exc:
+        return ScrapeFailure(league, "unparseable", f"{loaded.url}: {exc}")
+    todays = todays_games(events, ctx.slate)
+    log.info("draftkings %s: %d events on slate %s (%d in the feed)",
+             league, len(todays), ctx.slate, len(events))  # fmt: skip
+    return Snapshot("draftkings", league, ctx.slate, ctx.now(), tuple(todays))
 
 
 async def _load_with_retries(
@@ -78,12 +91,9 @@ async def _load_with_retries(
         retry_after = loaded.headers.get("retry-after", "")
         if retry_after.isdigit():
             delay = max(delay, float(retry_after))
-        log.warning(
-            "draftkings: %s answered %d; retry %d in %.1fs",
-            loaded.url,
-            loaded.status,
-            attempt,
-            delay,
-        )
+        log.warning("draftkings: %s answered %d; retry %d in %.1fs",
+                    loaded.url, loaded.status, attempt, delay)  # fmt: skip
         await asyncio.sleep(delay)
-    raise ScrapeError(f"{loaded.url} answered HTTP {loaded.status} after {attempt} attempts")
+    raise ScrapeError(
+        f"{loaded.url} answered HTTP {loaded.status} after {attempt} attempts", loaded.status
+    )

@@ -485,6 +485,7 @@ class Delta:
     """What one step changed, as type-tagged msgpack rows, before grouping by entity."""
 
     event_id: str
+    event_inserts: list[list[Any]] = field(default_factory=list)  # initial data only
     event_changes: list[list[Any]] = field(default_factory=list)
     event_deletes: list[str] = field(default_factory=list)
     market_inserts: list[list[Any]] = field(default_factory=list)
@@ -494,8 +495,11 @@ class Delta:
     selection_changes: list[list[Any]] = field(default_factory=list)
     selection_deletes: list[str] = field(default_factory=list)
 
-    def groups(self, entity: str, *, event_only: bool = False) -> list[list[list[Any]]] | None:
-        """[inserts, deletes, changes] for a subscription's entity; None when it sees nothing.
+    def groups(
+        self, entity: str, *, event_only: bool = False, keep_empty: bool = False
+    ) -> list[list[list[Any]]] | None:
+        """[inserts, deletes, changes] for a subscription's entity; None when it sees nothing
+        (unless keep_empty: an initial state is sent even when it lists nothing).
 
         Entity events: inserts hold 5 lists (events, markets, selections, leagues, sports),
         deletes and changes 3; entity markets: 2 each (as in the captures).
@@ -504,13 +508,13 @@ class Delta:
             rows: list[list[list[Any]]]
             if event_only:  # includeMarkets 'none': the event rows only
                 rows = [
-                    [[], [], [], [], []],
+                    [self.event_inserts, [], [], [], []],
                     [self.event_deletes, [], []],
                     [self.event_changes, [], []],
                 ]
             else:
                 rows = [
-                    [[], self.market_inserts, self.selection_inserts, [], []],
+                    [self.event_inserts, self.market_inserts, self.selection_inserts, [], []],
                     [self.event_deletes, self.market_deletes, self.selection_deletes],
                     [self.event_changes, self.market_changes, self.selection_changes],
                 ]
@@ -522,7 +526,7 @@ class Delta:
             ]
         else:
             return None
-        return rows if any(lst for group in rows for lst in group) else None
+        return rows if keep_empty or any(lst for group in rows for lst in group) else None
 
 
 class LeagueWorld:
@@ -536,6 +540,7 @@ class LeagueWorld:
         self.selections: dict[str, SimSelection] = {s.selection_id: s for s in scenario.selections}
         self.status: dict[str, str] = dict.fromkeys(self.events, "NOT_STARTED")
         self.tags: dict[str, tuple[str, ...]] = dict.fromkeys(self.events, EVENT_TAGS)
+        self.ended: set[str] = set()  # events deleted at their end: in no later state
 
     def find_selection(self, market_id: str, outcome: str) -> SimSelection:
         for sel in self.selections.values():
@@ -617,6 +622,7 @@ class LeagueWorld:
         for market in markets:
             del self.markets[market.market_id]
         del self.events[event_id]
+        self.ended.add(event_id)
         return deltas
 
     # -- websocket rows --
@@ -747,8 +753,14 @@ class LeagueWorld:
         ]
 
     def initial_rows(self, event_ids: list[str]) -> Delta:
+        """The initial data of a subscription: the current state of `event_ids`, as inserts only.
+
+        Inferred (no capture holds an initial-state frame): each event as a row in the inserts
+        group's event list, with the one event layout captured (22), then its markets (34) and
+        selections (35). An ended event is no longer in the world, so it is never listed."""
         delta = Delta(event_ids[0] if event_ids else "")
         for event_id in event_ids:
+            delta.event_inserts.append(self.ws_event_change(self.events[event_id]))
             for market in self.markets_of(event_id):
                 delta.market_inserts.append(self.ws_market(market))
                 delta.selection_inserts.extend(
@@ -1054,8 +1066,8 @@ class DraftKingsSim:
             if sub.covers(delta.event_id):
                 self._send_update(sub, delta)
 
-    def _send_update(self, sub: Subscription, delta: Delta) -> None:
-        groups = delta.groups(sub.entity, event_only=sub.event_only)
+    def _send_update(self, sub: Subscription, delta: Delta, *, initial: bool = False) -> None:
+        groups = delta.groups(sub.entity, event_only=sub.event_only, keep_empty=initial)
         if groups is None:
             return
         now = datetime.now(UTC)
@@ -1218,9 +1230,11 @@ class DraftKingsSim:
         if sub.league is None:
             return  # e.g. ContentCards: acknowledged, never updated
         runtime = self.leagues[sub.league]
-        if query_params.get("initialData") is True and not sub.event_only:
+        if query_params.get("initialData") is True:
+            # The whole current state, even when empty: a client that subscribes after an
+            # event ended learns it from its absence.
             ids = [e for e in runtime.world.events if sub.covers(e)]
-            self._send_update(sub, runtime.world.initial_rows(ids))
+            self._send_update(sub, runtime.world.initial_rows(ids), initial=True)
         runtime.subscribers.add(sub)
         runtime.clock.start()
 
@@ -1240,7 +1254,12 @@ class DraftKingsSim:
             if match := _EVENT_RE.search(query):
                 event_id = match.group(1)
                 league = next(
-                    (k for k, r in self.leagues.items() if event_id in r.world.events), None
+                    (
+                        k
+                        for k, r in self.leagues.items()
+                        if event_id in r.world.events or event_id in r.world.ended
+                    ),
+                    None,
                 )
             else:
                 match = _LEAGUE_RE.search(query) or _LEAGUE_RE.search(str(include or ""))

@@ -1,0 +1,137 @@
+"""The service layer: typed scrape outcomes, the slate computed once from the injected clock,
+their exit statuses, and a monitor run that skips an unreadable league and watches the rest."""
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from snuper import app
+from snuper.cli import scrape_exit_status
+from snuper.config import MonitorSettings, Settings
+from snuper.feed import Feed, Message, PollTransport
+from snuper.model import Snapshot
+from snuper.providers.base import (
+    FeedFactory,
+    Provider,
+    ScrapeContext,
+    ScrapeFailure,
+    ScrapeFn,
+    SimHooks,
+)
+from snuper.sinks.fs import FsSink
+from tests.factories import event, snapshot
+from tests.unit.test_runner import script_parser
+
+
+def fake_provider(
+    answers: Mapping[str, Snapshot | ScrapeFailure] | None = None,
+    seen: list[ScrapeContext] | None = None,
+    feed: FeedFactory | None = None,
+) -> Provider:
+    async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> list[Snapshot | ScrapeFailure]:
+        if seen is not None:
+            seen.append(ctx)
+        return [(answers or {})[league] for league in leagues]
+
+    def load_scrape() -> ScrapeFn:
+        return scrape
+
+    def load_feed() -> FeedFactory:
+        assert feed is not None
+        return feed
+
+    def load_sim() -> SimHooks:
+        raise AssertionError("not used")
+
+    return Provider("draftkings", ("nba", "nfl", "mlb"), {}, {}, load_scrape, load_feed, load_sim)
+
+
+@pytest.mark.parametrize(
+    ("now", "slate"),
+    [
+        (datetime(2026, 11, 1, 4, 30, tzinfo=UTC), "20261101"),  # 00:30 EDT, DST ends that night
+        (datetime(2026, 3, 8, 4, 59, tzinfo=UTC), "20260307"),  # 23:59 EST the night before
+        (datetime(2027, 6, 15, 3, 55, tzinfo=UTC), "20270614"),  # UTC is a day ahead of New York
+    ],
+)
+async def test_the_slate_comes_once_from_the_injected_clock(
+    tmp_path: Path, now: datetime, slate: str
+) -> None:
+    seen: list[ScrapeContext] = []
+    games = snapshot(event(start=now + timedelta(hours=2)), slate=slate)
+    provider = fake_provider({"nba": games, "nfl": games}, seen)
+    outcomes = await app.scrape([provider], ["nba", "nfl"], FsSink(tmp_path), Settings(),
+                                now=lambda: now)  # fmt: skip
+    assert [ctx.slate for ctx in seen] == [slate]
+    assert seen[0].now() == now
+    assert {o.slate for o in outcomes} == {slate}
+
+
+async def test_each_league_gets_a_typed_outcome_and_the_worst_sets_the_exit_status(
+    tmp_path: Path,
+) -> None:
+    now = datetime(2026, 12, 2, 15, tzinfo=UTC)
+    games = snapshot(event(start=now + timedelta(hours=9)))
+    no_games = Snapshot("draftkings", "nfl", games.slate_date, now, ())
+    answers: dict[str, Snapshot | ScrapeFailure] = {
+        "nba": games,
+        "nfl": no_games,
+        "mlb": ScrapeFailure("mlb", "blocked", "https://x/api answered HTTP 403 after 4 attempts"),
+    }
+    sink = FsSink(tmp_path)
+    run = app.scrape([fake_provider(answers)], ["nba", "nfl", "mlb"], sink, Settings(),
+                     now=lambda: now)  # fmt: skip
+    outcomes = await run
+    by_league = {o.league: o for o in outcomes}
+    assert by_league["nba"].status == app.Status.WRITTEN
+    assert (by_league["nba"].events, by_league["nba"].selections) == (1, 6)
+    assert by_league["nfl"].status == app.Status.NO_GAMES
+    assert by_league["mlb"].status == app.Status.BLOCKED and "403" in by_league["mlb"].reason
+    assert scrape_exit_status(outcomes) == 4  # blocked outranks no games
+
+    again = await app.scrape([fake_provider(answers)], ["nba"], sink, Settings(), now=lambda: now)
+    assert [o.status for o in again] == [app.Status.KEPT]
+    assert scrape_exit_status(again) == 0
+
+
+@pytest.mark.parametrize(
+    ("statuses", "code"),
+    [
+        ([app.Status.WRITTEN, app.Status.KEPT], 0),
+        ([app.Status.WRITTEN, app.Status.NO_GAMES], 3),
+        ([app.Status.NO_GAMES, app.Status.BLOCKED], 4),
+        ([app.Status.BLOCKED, app.Status.UNPARSEABLE], 5),
+        ([app.Status.UNPARSEABLE, app.Status.FAILED, app.Status.WRITTEN], 1),
+    ],
+)
+def test_exit_status_of_mixed_outcomes(statuses: list[app.Status], code: int) -> None:
+    outcomes = [app.ScrapeOutcome("draftkings", "nba", s, "20261201") for s in statuses]
+    assert scrape_exit_status(outcomes) == code
+
+
+async def test_monitor_skips_an_unreadable_league_and_watches_the_others(tmp_path: Path) -> None:
+    now = datetime(2026, 12, 2, 1, tzinfo=UTC)
+    sink = FsSink(tmp_path)
+    good = snapshot(event(start=now - timedelta(minutes=30)))
+    assert sink.save_snapshot(good)
+    broken = tmp_path / "draftkings" / "events" / f"{good.slate_date}-nfl.json"
+    broken.write_bytes(b'{"schema": 1, "provi')  # a scrape killed mid-write (or a bad disk)
+
+    def feed(endpoints: Mapping[str, str], settings: Settings, snap: Snapshot) -> Feed:
+        async def fetch() -> Sequence[Message]:
+            return [b'{"quotes": [["0ML500_1", -170, 1.588]], "over": ["101"]}']
+
+        return Feed(PollTransport(fetch, 0.01), script_parser)
+
+    settings = Settings(monitor=MonitorSettings(interval=0.05, receive_timeout=0.1))
+    run = await app.monitor([fake_provider(feed=feed)], ["nba", "nfl", "mlb"], sink, settings,
+                            asyncio.Event(), now=lambda: now)  # fmt: skip
+    assert [(r.league, r.stopped, r.updates) for r in run.results] == [("nba", "events over", 1)]
+    [unreadable, missing] = run.skipped
+    assert unreadable.startswith("draftkings nfl: skipped: cannot read snapshot")
+    assert str(broken) in unreadable and "\n" not in unreadable
+    assert "draftkings mlb: no snapshot" in missing
+    assert run.ok

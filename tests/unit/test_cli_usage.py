@@ -1,0 +1,162 @@
+"""Bad input: one line on stderr naming the flag or path, exit code 2, no traceback.
+
+`main()` runs in-process: a usage error is argparse's `parser.error` (SystemExit(2) after one line
+on stderr), raised before logging, signal handlers or any network. A case that regresses into a
+real run still reaches nothing: the browser and every endpoint point at nothing, log records count
+as stderr lines (they are, in a real process), and whatever main() changed in the process's logging
+or signal handling is put back after each test.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from snuper.cli import main
+from snuper.config import BROWSER_VAR, endpoint_var
+from snuper.providers import PROVIDERS
+
+
+@dataclass(frozen=True)
+class Case:
+    args: tuple[str, ...]  # "{tmp}": an empty folder, "{file}": a plain file
+    named: str  # the flag the error line names
+    says: str | None = None  # ... and what it says about it
+    not_says: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    stderr: str  # what a real process would have printed there: stderr, then log lines
+
+    @property
+    def lines(self) -> list[str]:
+        return self.stderr.strip().splitlines()
+
+
+CASES = [
+    Case(("-t", "scrape", "-p", "caesars", "-o", "{tmp}"), "-p/--provider"),
+    Case(("-t", "scrape", "-l", "nhl", "-o", "{tmp}"), "-l/--league"),
+    Case(("-t", "scrape", "-l", ",", "-o", "{tmp}"), "-l/--league"),
+    Case(("-t", "scrape", "-p", "draftkings"), "-o/--fs-sink-dir"),
+    Case(("-t", "monitor", "-i", "0", "-o", "{tmp}"), "-i/--interval"),
+    Case(("-t", "monitor", "-i", "-5", "-o", "{tmp}"), "-i/--interval"),
+    Case(("-t", "monitor", "-i", "nan", "-o", "{tmp}"), "-i/--interval"),
+    Case(("-t", "monitor", "--heartbeat", "inf", "-o", "{tmp}"), "--heartbeat"),
+    Case(("-t", "monitor", "--max-runtime", "soon", "-o", "{tmp}"), "--max-runtime"),
+    Case(("-t", "dance", "-o", "{tmp}"), "-t/-task/--task"),
+    Case(("-p", "draftkings", "-o", "{tmp}"), "-t/-task/--task"),
+    Case(("-t", "scrape", "--sink", "rds", "-o", "{tmp}"), "--sink"),
+    Case(("-t", "scrape", "-o", ""), "-o/--fs-sink-dir"),
+    Case(("-t", "monitor", "-i", "0.001", "-o", "{tmp}"), "-i/--interval"),
+    Case(("sim", "--port", "99999"), "--port"),
+    # A monitor only reads snapshots: its folder must exist (and is not created).
+    Case(
+        ("-t", "monitor", "-o", "{tmp}/does-not-exist"),
+        "-o/--fs-sink-dir",
+        says="no such directory",
+    ),
+    Case(("-t", "monitor", "-o", "{file}"), "-o/--fs-sink-dir", says="not a directory"),
+    # The user never typed --sink (fs is the default); the line must not send them there.
+    Case(("-t", "monitor"), "-o/--fs-sink-dir", not_says=("--sink",)),
+    # "unrecognized arguments: --shutdown-deadline 0" would name the flag too, without checking it.
+    Case(
+        ("-t", "monitor", "--shutdown-deadline", "0", "-o", "{tmp}"),
+        "--shutdown-deadline",
+        not_says=("unrecognized",),
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def nothing_reachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A case that gets past the parser fails fast instead of reaching a real book."""
+    monkeypatch.setenv(BROWSER_VAR, str(tmp_path / "no-such-chromium"))
+    for provider in PROVIDERS.values():
+        for name, default in provider.endpoint_defaults.items():
+            scheme = default.split(":", 1)[0]
+            monkeypatch.setenv(endpoint_var(provider.name, name), f"{scheme}://127.0.0.1:9")
+
+
+@pytest.fixture(autouse=True)
+def process_state_restored() -> Iterator[None]:
+    """main() may call logging.basicConfig, quieten loggers and install signal handlers: none of
+    it may reach the next test (a handler left on the root logger would write to a closed
+    capture stream later on)."""
+    manager = logging.Logger.manager
+    before = {
+        logger: (logger.level, list(logger.handlers), logger.propagate, logger.disabled)
+        for logger in [logging.getLogger(), *manager.loggerDict.values()]
+        if isinstance(logger, logging.Logger)
+    }
+    signals = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in signals.items():
+        signal.signal(signum, handler)
+    for logger in [logging.getLogger(), *manager.loggerDict.values()]:
+        if not isinstance(logger, logging.Logger):
+            continue
+        level, handlers, propagate, disabled = before.get(logger, (logging.NOTSET, [], True, False))
+        for added in [h for h in logger.handlers if h not in handlers]:
+            logger.removeHandler(added)
+            added.close()
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
+
+
+def run_main(
+    args: list[str], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> Outcome:
+    caplog.set_level(logging.INFO)  # what main() logs at, without -v
+    try:
+        code: int | str | None = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    stderr = captured.err
+    if isinstance(code, str):  # sys.exit("message"): printed on stderr, exit 1
+        stderr, code = f"{stderr}{code}\n", 1
+    return Outcome(code or 0, stderr + caplog.text)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: " ".join(case.args) or "(none)")
+def test_usage_errors_name_the_flag(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    case: Case,
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    args = [a.replace("{tmp}", str(tmp_path)).replace("{file}", str(a_file)) for a in case.args]
+    run = run_main(args, capsys, caplog)
+    assert run.code == 2, run.stderr
+    assert len(run.lines) == 1, run.stderr
+    [line] = run.lines
+    assert case.named in line
+    if case.says is not None:
+        assert case.says in line
+    for absent in case.not_says:
+        assert absent not in line
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "does-not-exist").exists()  # an error creates nothing
+
+
+def test_unwritable_output_folder_names_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("folders cannot live inside me")
+    target = blocker / "out"
+    run = run_main(["-t", "scrape", "-p", "draftkings", "-o", str(target)], capsys, caplog)
+    assert run.code == 2, run.stderr
+    [line] = run.lines
+    assert str(target) in line
+    assert "-o/--fs-sink-dir" in line
+    assert "Traceback" not in run.stderr

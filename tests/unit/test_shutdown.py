@@ -1,0 +1,117 @@
+"""Shutdown keeps its promises: a sink that hangs or fails is given the deadline, no more, and
+what it did not store is counted exactly and named."""
+
+import asyncio
+import itertools
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from snuper.config import MonitorSettings
+from snuper.feed import Feed, Message, PollTransport
+from snuper.model import Record
+from snuper.runner import MonitorEngine
+from snuper.sinks.base import SinkError
+from snuper.sinks.fs import FsSink
+from tests.factories import event, snapshot
+from tests.unit.test_runner import script_parser
+
+NOW = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+SETTINGS = MonitorSettings(interval=0.05, heartbeat_s=60, receive_timeout=0.1,
+                           shutdown_deadline=0.5)  # fmt: skip
+
+
+def moving_prices(handled: asyncio.Event, rounds_before_stop: int) -> Feed:
+    """A price move per poll; `handled` is set once `rounds_before_stop` were consumed."""
+    prices = itertools.count(-111, -1)
+    rounds = itertools.count()
+
+    async def fetch() -> Sequence[Message]:
+        if next(rounds) == rounds_before_stop:
+            handled.set()
+        return [f'{{"quotes": [["0ML500_1", {next(prices)}, 1.5]]}}'.encode()]
+
+    return Feed(PollTransport(fetch, interval=0.01), script_parser)
+
+
+async def run_until_stopped(sink: FsSink, rounds: int) -> tuple[MonitorEngine, float]:
+    stop, handled = asyncio.Event(), asyncio.Event()
+    snap = snapshot(event(start=NOW - timedelta(minutes=30)))
+    engine = MonitorEngine(snap, moving_prices(handled, rounds), sink, SETTINGS, stop,
+                           now=lambda: NOW)  # fmt: skip
+    task = asyncio.create_task(engine.run())
+    await asyncio.wait_for(handled.wait(), 5)
+    stop.set()
+    loop = asyncio.get_running_loop()
+    stopped_at = loop.time()
+    await asyncio.wait_for(task, 5)
+    return engine, loop.time() - stopped_at
+
+
+async def test_a_hanging_sink_is_abandoned_at_the_deadline_and_the_loss_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = threading.Event()
+
+    class HangingSink(FsSink):
+        def write_updates(self, records: Sequence[Record]) -> None:
+            release.wait()  # a database that stopped answering
+
+    try:
+        with caplog.at_level(logging.ERROR, "snuper.monitor"):
+            engine, took = await run_until_stopped(HangingSink(tmp_path), rounds=5)
+    finally:
+        release.set()
+    result = engine.result
+    assert took < SETTINGS.shutdown_deadline + 1.0
+    assert result.updates >= 5
+    assert result.lost == result.updates  # nothing reached the sink: every record is counted
+    assert not result.ok
+    [line] = [r.getMessage() for r in caplog.records if "shutdown deadline" in r.getMessage()]
+    assert "sink fs" in line and f"did not store {result.lost} records" in line
+
+
+async def test_a_final_flush_that_fails_counts_what_was_not_made_durable(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class UnflushableSink(FsSink):
+        def flush(self, *, final: bool = False) -> None:
+            raise SinkError(f"cannot flush {self.root}: No space left on device")
+
+    with caplog.at_level(logging.WARNING, "snuper.monitor"):
+        engine, took = await run_until_stopped(UnflushableSink(tmp_path), rounds=3)
+    result = engine.result
+    assert took < SETTINGS.shutdown_deadline + 1.0
+    assert result.updates >= 3
+    assert result.lost == result.updates  # written, but never made durable
+    assert any("No space left" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_healthy_sink_loses_nothing_at_shutdown(tmp_path: Path) -> None:
+    sink = FsSink(tmp_path)
+    engine, _ = await run_until_stopped(sink, rounds=3)
+    sink.close()
+    assert engine.result.lost == 0 and engine.result.ok
+    odds = (tmp_path / "draftkings" / "odds").glob("*.json")
+    assert sum(len(p.read_bytes().splitlines()) for p in odds) == engine.result.updates
+
+
+async def test_a_sink_that_recovers_while_running_loses_nothing(tmp_path: Path) -> None:
+    failures = iter([True, True, False])
+
+    class FlakySink(FsSink):
+        def write_updates(self, records: Sequence[Record]) -> None:
+            if next(failures, False):
+                raise SinkError("cannot write: Read-only file system")
+            super().write_updates(records)
+
+    sink = FlakySink(tmp_path)
+    engine, _ = await run_until_stopped(sink, rounds=3)
+    sink.close()
+    assert engine.result.lost == 0
+    odds = (tmp_path / "draftkings" / "odds").glob("*.json")
+    assert sum(len(p.read_bytes().splitlines()) for p in odds) == engine.result.updates
