@@ -111,11 +111,17 @@ def unavailable(exc: BaseException) -> FeedUnavailable | None:
         status = exc.response.status_code
         retry = retry_after_s(exc.response.headers.get("Retry-After"))
         return FeedUnavailable(f"the server answered HTTP {status}", retry)
+    # An HTTP status raised by a client (aiohttp's ClientResponseError, httpx's HTTPStatusError):
+    # keep the server's Retry-After. Read by duck typing so neither library must be imported.
+    headers = getattr(exc, "headers", None) or getattr(
+        getattr(exc, "response", None), "headers", None
+    )
+    retry_after = retry_after_s(headers.get("Retry-After")) if headers is not None else None
     if isinstance(exc, TimeoutError):
         return FeedUnavailable("no answer in time")
     module = type(exc).__module__.partition(".")[0]
     if isinstance(exc, OSError | EOFError) or module in CLIENT_LIBRARIES:
-        return FeedUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        return FeedUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": "), retry_after)
     return None
 
 
@@ -136,7 +142,8 @@ def retry_after_s(value: str | None, now: datetime | None = None) -> float | Non
 
 
 async def unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
-    """Run `work` (a connect, a fetch) but abandon it when `stop` is set: None then."""
+    """Run `work` (a connect, a fetch) but abandon it when `stop` is set: None then. If the
+    caller is cancelled, the work is cancelled with it."""
     if stop.is_set():
         work.close()
         return None
@@ -146,12 +153,12 @@ async def unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopper.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    return None
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # let it unwind; never raises
+    if task.cancelled():
+        return None
+    return task.result()
 
 
 async def sleep_unless_stopped(seconds: float, stop: asyncio.Event) -> bool:
@@ -203,10 +210,9 @@ class WebSocketTransport:
             if socket is None:
                 return
             async with socket:
-                if self.prepare is not None:
-                    await self.prepare(socket)
-                for message in self.subscribe():
-                    await socket.send(message)
+                opening = asyncio.wait_for(self._open(socket), self.open_timeout)
+                if await unless_stopped(opening, stop) is None:
+                    return
                 yield None
                 while not stop.is_set():
                     try:
@@ -220,6 +226,14 @@ class WebSocketTransport:
             if problem is None:
                 raise
             raise problem from exc
+
+    async def _open(self, socket: websockets.ClientConnection) -> bool:
+        """The preparation step, then the subscription; True once sent."""
+        if self.prepare is not None:
+            await self.prepare(socket)
+        for message in self.subscribe():
+            await socket.send(message)
+        return True
 
     async def _connect(self, url: str) -> websockets.ClientConnection:
         # websockets sends a User-Agent of its own; replace it rather than send two.
@@ -250,6 +264,7 @@ class PollTransport:
     async def messages(
         self, stop: asyncio.Event, wake_every: float
     ) -> AsyncIterator[Message | None]:
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
                 got = await unless_stopped(asyncio.wait_for(self.fetch(), self.timeout), stop)
@@ -264,9 +279,13 @@ class PollTransport:
                 return
             for message in got:
                 yield message
-            yield None
-            if await sleep_unless_stopped(self.interval, stop):
-                return
+            # Wait for the next round in slices, waking the engine every `wake_every` so its
+            # runtime limit and heartbeats keep time whatever the poll interval.
+            next_round = loop.time() + self.interval
+            while (left := next_round - loop.time()) > 0:
+                if await sleep_unless_stopped(min(left, wake_every), stop):
+                    return
+                yield None
 
 
 async def http_get_all(

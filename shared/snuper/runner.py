@@ -32,6 +32,8 @@ _CLOSE = object()  # wakes the writer at shutdown
 SURELY_OVER_AFTER = timedelta(hours=12)
 # A connection that stayed up this long was healthy, even if the feed was quiet.
 HEALTHY_AFTER_S = 30.0
+# A server's Retry-After is honoured up to this; a day-long one would silence a whole slate.
+MAX_RETRY_AFTER_S = 600.0
 
 
 class FeedRejected(FeedUnavailable):
@@ -208,7 +210,7 @@ class MonitorEngine:
                 return "gave up"
             delay = backoff.next_delay()
             if retry_after is not None:
-                delay = max(delay, retry_after)  # the server said when to come back
+                delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))  # as the server asked
             self.result.reconnects += 1
             log.warning("%s: connection lost (%s); reconnect %d in %.1fs",
                         self.name, problem, failures, delay)  # fmt: skip

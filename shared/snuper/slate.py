@@ -77,7 +77,7 @@ def normalise_ts(value: object) -> str | None:
     if isinstance(value, str):
         return _ts_from_text(value)
     if isinstance(value, datetime):
-        return _ts_from_datetime(value if value.tzinfo else value.replace(tzinfo=UTC))
+        return _ts_from_datetime(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float | Decimal):
@@ -110,11 +110,13 @@ def _ts_from_text(value: str) -> str | None:
         moment = datetime.fromisoformat(text)  # 3.11: Z, offsets, any fraction length
     except ValueError:
         return None
-    return _ts_from_datetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return _ts_from_datetime(moment)
 
 
 def _ts_from_datetime(moment: datetime) -> str | None:
     try:
+        if moment.utcoffset() is None:  # naive (or a tzinfo without an offset): UTC
+            moment = moment.replace(tzinfo=UTC)
         if not _TS_MIN <= moment < _TS_MAX:
             return None
         delta = moment - _EPOCH

@@ -133,10 +133,18 @@ def _expected_kind(frame: list[Any]) -> str:
     return "ignored"
 
 
-def _decode_file(name: str, *, track: bool) -> list[FeedBatch]:
+def _asks_initial_data(subscribe: dict[str, Any]) -> bool:
+    query_params = subscribe["params"].get("queryParams") or {}
+    return query_params.get("initialData") is True
+
+
+def _decode_file(name: str, *, track: bool, initial_data: bool | None = None) -> list[FeedBatch]:
+    """Every received frame through one decoder per socket. Subscriptions are tracked with the
+    initialData they asked for, or with `initial_data` when given."""
     batches = []
     for frames in _sockets(name):
         decoder = FrameDecoder()  # one per socket, as the monitor does
+        decoder.new_connection()
         for frame in frames:
             raw = base64.b64decode(frame["raw_b64"])
             plain = msgpack.unpackb(raw, timestamp=3, strict_map_key=False)
@@ -145,7 +153,8 @@ def _decode_file(name: str, *, track: bool) -> list[FeedBatch]:
                 assert plain["jsonrpc"] == "2.0"
                 assert plain["method"] in ("subscribe", "unsubscribe")
                 if plain["method"] == "subscribe" and track:
-                    decoder.track(plain["id"], plain["params"]["entity"])
+                    asked = _asks_initial_data(plain) if initial_data is None else initial_data
+                    decoder.track(plain["id"], plain["params"]["entity"], initial_data=asked)
                 continue
             assert frame["dir"] == "receive"
             batch = decoder.decode(raw)
@@ -159,6 +168,35 @@ def _decode_file(name: str, *, track: bool) -> list[FeedBatch]:
 def test_ws_frames_decode_and_classify(name: str, track: bool) -> None:
     batches = _decode_file(name, track=track)
     assert batches
+    # No captured subscription received initial data: nothing claims to be a complete state.
+    assert all(b.events_listed is None for b in batches)
+    assert all(b.source_ts is None or b.source_ts.endswith("Z") for b in batches)
+
+
+def test_ws_initial_data_capture() -> None:
+    """The site's own initialData:true subscribe, and all the book sent within 15 s: its
+    "subscribed" reply. No initial-state update came, so the decoder keeps waiting for the
+    subscription's first update (and reads that as the state only if it is one)."""
+    frames = next(_sockets("draftkings_ws_nfl_initial_data.json"))
+    assert [f["dir"] for f in frames] == ["send", "receive"]
+    subscribe = msgpack.unpackb(base64.b64decode(frames[0]["raw_b64"]))
+    assert subscribe["method"] == "subscribe" and _asks_initial_data(subscribe)
+    assert subscribe["params"]["entity"] == "events"
+    decoder = FrameDecoder()
+    decoder.new_connection()
+    decoder.track(subscribe["id"], "events", initial_data=True)
+    reply = decoder.decode(base64.b64decode(frames[1]["raw_b64"]))
+    assert reply == FeedBatch("ack") and reply.events_listed is None
+    assert dict(decoder.tracked) == {subscribe["id"]: "events"}
+
+
+@pytest.mark.parametrize("name", WS_FILES)
+def test_ws_real_deltas_are_never_taken_for_initial_state(name: str) -> None:
+    """As if every captured subscription had asked for initial data: their real first updates
+    are deltas (event changes, deletes), and none is mistaken for a complete state, which would
+    declare every other event over."""
+    batches = _decode_file(name, track=True, initial_data=True)
+    assert all(b.events_listed is None for b in batches)
 
 
 def test_ws_pregame_counts() -> None:
@@ -216,6 +254,9 @@ def test_json_ws_messages() -> None:
     lines = (CAPTURED / "draftkings_json_ws-messages.jsonl").read_text("utf-8").splitlines()
     assert len(lines) == 44
     decoder = FrameDecoder()
+    # Tracked as if it had asked for initial data: its messages say "initialdata:False", and its
+    # first update is a delta, so none is read as a complete state.
+    decoder.track(json.loads(lines[0])["id"], "events", initial_data=True)
     replaced = 0
     for line in lines:
         raw = json.loads(line)
@@ -224,6 +265,8 @@ def test_json_ws_messages() -> None:
             assert batch == FeedBatch("ack")
             continue
         assert batch.kind == "update"
+        assert "initialdata:False" in raw["context"]["messageTags"]
+        assert batch.events_listed is None
         assert batch.source_ts == raw["data"]["metadata"]["publishedTime"]
         body = raw["data"]["data"]
         expected: list[Any] = []

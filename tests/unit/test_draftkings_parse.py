@@ -692,6 +692,235 @@ def test_untracked_after_unsubscribe_falls_back_to_inference() -> None:
 GOOD_CHANGE = [24, ["0ML500_1", "NY Knicks", ["\u2212180", "1.56"], 1.56, None, 1, [], None]]
 
 
+# ---------------------------------------------------------------------------------------------
+# Reconnects and initial data
+# ---------------------------------------------------------------------------------------------
+
+
+def test_new_connection_forgets_the_previous_subscriptions() -> None:
+    decoder = FrameDecoder()
+    for n in range(50):  # what the monitor does on every (re)connect
+        decoder.new_connection()
+        decoder.track(f"sub-{n}", "events")
+    assert dict(decoder.tracked) == {"sub-49": "events"}
+    # A late frame of an old subscription is decoded as untracked (entity by inference) and is
+    # no initial state: its first update was forgotten with it.
+    stale = decoder.decode(update("sub-48", INITIAL_STATE))
+    assert len(stale.items) == 4 and stale.events_listed is None
+    # The current subscription still gets its initial state read.
+    current = decoder.decode(update("sub-49", INITIAL_STATE))
+    assert current.events_listed == frozenset({"9002", "9001", "9003"})
+
+
+def test_tracked_is_read_only() -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events")
+    with pytest.raises(TypeError):
+        decoder.tracked[SUB] = "markets"  # type: ignore[index]
+
+
+# An initial state for entity events (inserts only): two event rows (tag 22, the one event
+# layout captured), markets of 9002 and of 9003 (whose event row is missing: still listed by
+# its market), and priced selections.
+INITIAL_STATE: list[Any] = [
+    [
+        [
+            [22, ["9002", TS, [], "NOT_STARTED", None, None, ["OSB"], {}, 9002, None]],
+            [22, ["9001", TS, [], "STARTED"]],
+        ],
+        [
+            [34, ["1_500", "9002", "42648", "4511", "Moneyline", False, 1, ["1_0", 2, "ML"]]],
+            [34, ["1_700", "9003", "42648", "4511", "Moneyline", True, 1, ["1_0", 2, "ML"]]],
+        ],
+        [
+            [35, ["0ML500_1", "1_500", "NY Knicks", ["\u2212170", "1.59"], 1.59, None, "Home"]],
+            [35, ["0ML500_3", "1_500", "BOS Celtics", ["+150", "2.50"], 2.5, None, "Away"]],
+        ],
+        [],
+        [],
+    ],
+    [[], [], []],
+    [[], [], []],
+]
+NEXT_DELTA: list[Any] = [[[], [], [], [], []], [[], [], []], [[], [], [GOOD_CHANGE]]]
+
+
+def test_first_update_of_an_initial_data_subscription_lists_its_events() -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events")
+    assert decoder.decode(pack([SUB, "subscribed", None, None, [TS, 0]])) == FeedBatch("ack")
+    first = decoder.decode(update(SUB, INITIAL_STATE))
+    assert first.events_listed == frozenset({"9002", "9001", "9003"})
+    assert first.items == (
+        MarketStatus("1_500", False),
+        MarketStatus("1_700", True),
+        Quote("0ML500_1", -170, 1.59, None, "1_500", None, "NY Knicks"),
+        Quote("0ML500_3", 150, 2.5, None, "1_500", None, "BOS Celtics"),
+    )
+    assert first.source_ts == "2026-12-01T23:10:00.115Z"
+    # Later frames are ordinary updates, even one shaped like a state.
+    assert decoder.decode(update(SUB, NEXT_DELTA)).events_listed is None
+    assert decoder.decode(update(SUB, INITIAL_STATE)).events_listed is None
+
+
+def test_initial_state_listing_no_events_is_an_empty_set() -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events")
+    empty: list[Any] = [[[], [], [], [], []], [[], [], []], [[], [], []]]
+    assert decoder.decode(update(SUB, empty)) == FeedBatch(
+        "update", (), "2026-12-01T23:10:00.115Z", events_listed=frozenset()
+    )
+
+
+def test_each_subscription_has_its_own_first_update() -> None:
+    decoder = FrameDecoder()
+    decoder.track("a", "events")
+    decoder.track("b", "events")
+    assert decoder.decode(update("a", INITIAL_STATE)).events_listed is not None
+    assert decoder.decode(update("a", INITIAL_STATE)).events_listed is None
+    assert decoder.decode(update("b", INITIAL_STATE)).events_listed is not None
+    # Tracking an id again (a resubscribe) awaits its initial data again.
+    decoder.track("a", "events")
+    assert decoder.decode(update("a", INITIAL_STATE)).events_listed is not None
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        # A first update that deletes or changes anything is a delta: the book sent no state,
+        # and reading it as one would call every other event over.
+        NEXT_DELTA,
+        [INITIAL_STATE[0], [["9001"], [], []], [[], [], []]],
+        [INITIAL_STATE[0], [[], [], []], [[[22, ["9002", TS, [], "STARTED"]]], [], []]],
+        [INITIAL_STATE[0], [[], [], [], ["9009"]], [[], [], []]],  # even in an extra list
+        # An event row it cannot read: unknown, rather than a state missing that event.
+        [[[[22, []]], [], [], [], []], [[], [], []], [[], [], []]],
+        [[[[22, [9002]]], [], [], [], []], [[], [], []], [[], [], []]],
+        [[[[22, ["9002"]], "9001"], [], [], [], []], [[], [], []], [[], [], []]],
+        [[{"9002": 1}, [], [], [], []], [[], [], []], [[], [], []]],
+    ],
+)
+def test_first_update_that_is_no_complete_state_lists_nothing(groups: list[Any]) -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events")
+    assert decoder.decode(update(SUB, groups)).events_listed is None
+    assert decoder.decode(update(SUB, INITIAL_STATE)).events_listed is None  # only the first
+
+
+def test_unreadable_event_rows_still_apply_the_prices() -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events")
+    groups = copy.deepcopy(INITIAL_STATE)
+    groups[0][0].append([22, [None]])
+    batch = decoder.decode(update(SUB, groups))
+    assert batch.events_listed is None and len(batch.items) == 4
+
+
+@pytest.mark.parametrize(
+    ("track", "expected"),
+    [
+        ({"initial_data": False}, None),  # initialData:false: the first update is a delta
+        ({"entity": "markets"}, None),  # a markets subscription lists markets, not events
+        ({"entity": "ContentCards"}, None),
+        (None, None),  # never tracked
+        ({}, frozenset({"9002", "9001", "9003"})),
+    ],
+)
+def test_only_tracked_events_subscriptions_with_initial_data_list_events(
+    track: dict[str, Any] | None, expected: frozenset[str] | None
+) -> None:
+    decoder = FrameDecoder()
+    if track is not None:
+        options = {"entity": "events", **track}
+        decoder.track(SUB, options.pop("entity"), **options)
+    groups = INITIAL_STATE
+    if track == {"entity": "markets"}:
+        groups = [[INITIAL_STATE[0][1], INITIAL_STATE[0][2]], [[], []], [[], []]]
+    assert decoder.decode(update(SUB, groups)).events_listed == expected
+
+
+@pytest.mark.parametrize("kind", ["unsubscribe", "unsubscribed"])
+def test_unsubscribe_forgets_the_awaited_initial_data(kind: str) -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events")
+    decoder.decode(pack([SUB, kind, None, None, [TS, 0]]))
+    assert dict(decoder.tracked) == {}
+    assert decoder.decode(update(SUB, INITIAL_STATE)).events_listed is None
+
+
+def test_content_cards_first_update_is_ignored_and_consumed() -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "ContentCards")
+    cards = pack([SUB, "update", [None, [None, [], [], []]], None, [TS, 0]])
+    assert decoder.decode(cards) == FeedBatch("ignored")
+
+
+def _json_update(body: dict[str, Any], tags: list[str] | None = None) -> str:
+    message: dict[str, Any] = {
+        "id": SUB,
+        "event": "update",
+        "data": {"data": body, "metadata": TIMES},
+    }
+    if tags is not None:
+        message["context"] = {"messageTags": tags}
+    return orjson.dumps(message).decode()
+
+
+JSON_STATE: dict[str, Any] = {
+    "add": {
+        "events": [{"id": "9002", "name": "BOS Celtics @ NY Knicks"}, {"id": 9001}],
+        "markets": [{"id": "1_700", "eventId": "9003", "isSuspended": False}],
+        "selections": [
+            {"id": "0ML700_1", "marketId": "1_700", "displayOdds": {"american": "+105"}}
+        ],
+        "leagues": [],
+        "sports": [],
+    },
+    "remove": {"events": [], "markets": [], "selections": []},
+    "change": {"events": [], "markets": [], "selections": []},
+}
+
+
+def test_json_first_update_lists_its_events() -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events")
+    first = decoder.decode(_json_update(JSON_STATE, ["entity:events", "initialdata:True"]))
+    assert first.events_listed == frozenset({"9002", "9001", "9003"})
+    assert first.items == (
+        MarketStatus("1_700", False),
+        Quote("0ML700_1", 105, 2.05, None, "1_700"),
+    )
+    assert decoder.decode(_json_update(JSON_STATE)).events_listed is None
+
+
+@pytest.mark.parametrize(
+    ("body", "tags", "expected"),
+    [
+        ({"add": {}}, None, frozenset()),
+        ({}, None, frozenset()),
+        (JSON_STATE, ["entity:events", "initialdata:False"], None),  # as the capture tags it
+        ({**JSON_STATE, "remove": {"selections": ["0ML700_3"]}}, None, None),
+        ({**JSON_STATE, "change": {"markets": [{"id": "1_700", "isSuspended": True}]}}, [], None),
+        ({"add": {"events": [{"name": "no id"}]}}, None, None),
+        ({"add": {"events": {"9002": {}}}}, None, None),
+        ({"add": {"events": ["9002"]}}, None, None),
+    ],
+)
+def test_json_first_update_that_is_no_complete_state(
+    body: dict[str, Any], tags: list[str] | None, expected: frozenset[str] | None
+) -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events")
+    assert decoder.decode(_json_update(body, tags)).events_listed == expected
+
+
+def test_json_untracked_or_without_initial_data_lists_nothing() -> None:
+    assert FrameDecoder().decode(_json_update(JSON_STATE)).events_listed is None
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events", initial_data=False)
+    assert decoder.decode(_json_update(JSON_STATE)).events_listed is None
+
+
 @pytest.mark.parametrize(
     ("groups", "path"),
     [
@@ -860,13 +1089,11 @@ nested = st.recursive(
 # Frames in the documented shape with anything anywhere: [typeTag, fields] rows whose fields
 # are scalars, odds-like arrays or nested junk, in entity lists of every length.
 odds_like = st.lists(scalars, max_size=7)
-rows = st.one_of(
-    st.tuples(
-        st.sampled_from([22, 23, 24, 34, 35]) | scalars,
-        st.lists(scalars | odds_like | nested, max_size=13),
-    ).map(list),
-    nested,
-)
+shaped_rows = st.tuples(
+    st.sampled_from([22, 23, 24, 34, 35]) | scalars,
+    st.lists(scalars | odds_like | nested, max_size=13),
+).map(list)
+rows = shaped_rows | nested
 entity_lists = st.lists(rows, max_size=4) | scalars
 shaped_groups = st.lists(st.lists(entity_lists, max_size=6), min_size=3, max_size=4) | nested
 entities = st.sampled_from(["events", "markets", "ContentCards", None])
@@ -918,7 +1145,25 @@ def test_random_shaped_updates_only_raise_parse_error(
     _decode_or_parse_error(frame, _awaiting(None))
 
 
-VALID_GROUPS: list[Any] = [
+@FUZZ
+@given(
+    entities,
+    entity_lists,
+    st.lists(st.lists(shaped_rows, max_size=3), min_size=2, max_size=4),
+    st.sampled_from([2, 3]),
+)
+def test_random_initial_states_only_raise_parse_error(
+    entity: str | None, first: Any, others: list[Any], width: int
+) -> None:
+    """Inserts only: the frames whose event list is read for events_listed."""
+    groups = [[first, *others], [[]] * width, [[]] * width]
+    frame = msgpack.packb([SUB, "update", [groups, None, TIMES], None, [TS, 0]])
+    _decode_or_parse_error(frame, _awaiting(entity))
+
+
+# Two templates: an ordinary delta, and an initial state (inserts only) so that the reading of
+# events_listed is reached too.
+VALID_DELTA: list[Any] = [
     [
         [[22, ["9002", TS, [], "STARTED"]]],
         [[34, ["2_500", "9002", "Spread", None, "Spread", True, 1, ["2_0", 1, "Spread"]]]],
@@ -932,6 +1177,17 @@ VALID_GROUPS: list[Any] = [
         [[23, ["3_500", "Total", False]]],
         [[24, ["0ML500_1", "NY Knicks", ["+102", "2.02"], 2.02, None, 1, [], None]]],
     ],
+]
+VALID_INITIAL: list[Any] = [
+    [
+        [[22, ["9002", TS, [], "NOT_STARTED"]], [22, ["9001", TS, [], "NOT_STARTED"]]],
+        [[34, ["1_500", "9002", "42648", "4511", "Moneyline", False, 1, ["1_0", 2, "ML"]]]],
+        [[35, ["0ML500_1", "1_500", "NY Knicks", ["\u2212170", "1.59"], 1.59, None, "Home"]]],
+        [],
+        [],
+    ],
+    [[], [], []],
+    [[], [], []],
 ]
 
 
@@ -948,7 +1204,7 @@ def _paths(value: Any, path: tuple[int, ...] = ()) -> list[tuple[int, ...]]:
 def test_valid_update_with_one_part_replaced_only_raises_parse_error(
     entity: str | None, data: st.DataObject
 ) -> None:
-    groups = copy.deepcopy(VALID_GROUPS)
+    groups = copy.deepcopy(data.draw(st.sampled_from([VALID_DELTA, VALID_INITIAL])))
     path = data.draw(st.sampled_from(_paths(groups)[1:]))
     target = groups
     for index in path[:-1]:
@@ -982,22 +1238,25 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
     max_leaves=12,
 )
-json_rows = st.fixed_dictionaries(
-    {},
-    optional={
-        "id": json_scalars,
-        "eventId": json_scalars,
-        "marketId": json_scalars,
-        "label": json_scalars,
-        "isSuspended": json_scalars,
-        "points": json_scalars,
-        "replacedSelectionId": json_scalars,
-        "displayOdds": st.fixed_dictionaries(
-            {}, optional={"american": json_scalars, "decimal": json_scalars}
-        )
-        | json_values,
-    },
-) | json_values
+json_rows = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "id": json_scalars,
+            "eventId": json_scalars,
+            "marketId": json_scalars,
+            "label": json_scalars,
+            "isSuspended": json_scalars,
+            "points": json_scalars,
+            "replacedSelectionId": json_scalars,
+            "displayOdds": st.fixed_dictionaries(
+                {}, optional={"american": json_scalars, "decimal": json_scalars}
+            )
+            | json_values,
+        },
+    )
+    | json_values
+)
 json_sections = st.dictionaries(
     st.sampled_from(["events", "markets", "selections", "leagues"]),
     st.lists(json_rows, max_size=3) | json_values,
@@ -1005,7 +1264,7 @@ json_sections = st.dictionaries(
 )
 json_bodies = st.dictionaries(
     st.sampled_from(["add", "remove", "change"]), json_sections | json_values, max_size=3
-)
+) | st.fixed_dictionaries({"add": json_sections | json_values})  # an initial state
 
 
 @FUZZ
@@ -1026,7 +1285,7 @@ def test_a_bug_surfaces_instead_of_becoming_a_parse_error(monkeypatch: pytest.Mo
     """No catch-all: an unexpected exception in a handler is a bug and must not be hidden."""
 
     def broken(fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
-        return [][1]  # type: ignore[no-any-return]
+        raise IndexError("a bug in a handler")
 
     monkeypatch.setitem(parse._HANDLED_TAGS, 24, broken)
     frame = update(SUB, [[[], [], []], [[], [], []], [[], [], [GOOD_CHANGE]]])

@@ -367,6 +367,83 @@ async def test_websocket_subscribe_initial_data_and_live_moves() -> None:
         assert not runtime.clock.running
 
 
+def test_initial_state_lists_the_live_events_and_omits_ended_ones() -> None:
+    sc = generate_scenario("nba", seed=11, slate_day=DAY, duration=1800.0)
+    world = LeagueWorld(sc)
+    first_end = next(s for s in sc.steps if s.kind == "end")
+    for step in sc.steps:
+        world.apply(step)
+        if step is first_end:
+            break
+    ended = first_end.event_id
+    live = [e.event_id for e in sc.events if e.event_id != ended]
+    assert list(world.events) == live and world.ended == {ended}
+    groups = world.initial_rows(list(world.events)).groups("events", keep_empty=True)
+    assert groups is not None
+    inserts, deletes, changes = groups
+    assert [len(inserts), len(deletes), len(changes)] == [5, 3, 3]
+    assert not any(deletes) and not any(changes)  # a state: inserts only
+    assert [(tag, row[0]) for tag, row in inserts[0]] == [(22, e) for e in live]
+    assert {row[3] for _, row in inserts[0]} == {"NOT_STARTED"}
+    assert {row[1] for _, row in inserts[1]} == set(live)  # markets of live events only
+    assert len(inserts[1]) == 3 * len(live) and len(inserts[2]) == 6 * len(live)
+    # Once every event is over the state is empty, and still sent.
+    for step in sc.steps[sc.steps.index(first_end) + 1 :]:
+        world.apply(step)
+    assert world.initial_rows([]).groups("events") is None
+    assert world.initial_rows([]).groups("events", keep_empty=True) == [
+        [[], [], [], [], []],
+        [[], [], []],
+        [[], [], []],
+    ]
+    assert world.initial_rows([]).groups("markets", keep_empty=True) == [[[], []]] * 3
+
+
+async def test_initial_data_lists_the_event_row_first() -> None:
+    async with (
+        serve() as (base, _sim),
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{base}/websocket") as ws,
+    ):
+        await ws.send_bytes(subscribe("s", LEAGUE_QUERY))
+        assert (await recv(ws))[1] == "subscribed"
+        inserts, deletes, changes = groups(await recv(ws))
+        [[tag, row]] = inserts[0]
+        assert tag == 22 and row[0] == EVENT and row[3] == "NOT_STARTED"
+        assert isinstance(row[1], datetime) and "OSB" in row[6]
+        assert {r[1] for _, r in inserts[1]} == {EVENT}
+        assert not any(deletes) and not any(changes)
+
+
+async def test_late_subscriber_gets_a_state_without_the_ended_event() -> None:
+    async with serve() as (base, sim), aiohttp.ClientSession() as http:
+        runtime = sim.leagues["nba"]
+        url = f"{base}/websocket"
+        async with http.ws_connect(url) as early:
+            await early.send_bytes(subscribe("early", LEAGUE_QUERY, initial=False))
+            assert (await recv(early))[1] == "subscribed"
+            for _ in range(200):  # the scenario runs to the end of its only event
+                if runtime.done:
+                    break
+                await asyncio.sleep(0.02)
+            assert runtime.done and EVENT in runtime.world.ended
+        sent = sim.frames_sent
+        per_event = f"$filter=id eq '{EVENT}' and tags / any(t: t eq 'OSB')"
+        async with http.ws_connect(url) as late:
+            await late.send_bytes(subscribe("league", LEAGUE_QUERY))
+            await late.send_bytes(subscribe("event", per_event))
+            await late.send_bytes(subscribe("markets", per_event, entity="markets"))
+            frames = [await recv(late) for _ in range(6)]
+        acks = [f[0] for f in frames if f[1] == "subscribed"]
+        states = {f[0]: groups(f) for f in frames if f[1] == "update"}
+        assert sorted(acks) == sorted(states) == ["event", "league", "markets"]
+        # Sent although empty: the late client learns from it that nothing is listed.
+        empty_events: list[Any] = [[[], [], [], [], []], [[], [], []], [[], [], []]]
+        assert states["league"] == states["event"] == empty_events
+        assert states["markets"] == [[[], []], [[], []], [[], []]]
+        assert sim.frames_sent == sent + 3
+
+
 async def test_event_subscription_and_clock_pauses_without_subscribers() -> None:
     slow = tiny_scenario()
     slow.steps = [replace(s, at=s.at * 100) for s in slow.steps]  # first step after 1 s real

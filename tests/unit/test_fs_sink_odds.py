@@ -48,6 +48,14 @@ def failing_write(plan: list[int | None]) -> Callable[[int, bytes], int]:
     return write
 
 
+def fail_halfway(sink: FsSink, batch: list[Record], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Write `batch` with the first file's write succeeding and the second's failing."""
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "write", failing_write([None, -1]))
+        with pytest.raises(SinkError):
+            sink.write_updates(batch)
+
+
 def test_a_batch_that_failed_halfway_is_finished_on_retry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -92,10 +100,7 @@ def test_short_writes_are_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_a_different_batch_starts_afresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sink = FsSink(tmp_path)
     first = batch_of(("101", "102"), 1)
-    with monkeypatch.context() as patch:
-        patch.setattr(os, "write", failing_write([None, -1]))
-        with pytest.raises(SinkError):
-            sink.write_updates(first)
+    fail_halfway(sink, first, monkeypatch)
     second = list(first)  # equal, but another batch: written whole
     sink.write_updates(second)
     sink.close()
@@ -109,10 +114,7 @@ def test_a_list_reused_after_success_is_written_again(
     # A caller that refills one list: once a batch is through, its progress is forgotten.
     sink = FsSink(tmp_path)
     buffer: list[Record] = [beat("101", 1), beat("102", 1)]
-    with monkeypatch.context() as patch:
-        patch.setattr(os, "write", failing_write([None, -1]))
-        with pytest.raises(SinkError):
-            sink.write_updates(buffer)
+    fail_halfway(sink, buffer, monkeypatch)
     sink.write_updates(buffer)  # the retry completes it
     buffer[:] = [beat("101", 1), beat("101", 2)]  # starts with the same bytes for 101
     sink.write_updates(buffer)
@@ -128,10 +130,7 @@ def test_a_failed_list_refilled_before_the_retry_loses_nothing(
     # Progress is skipped only where the file's share still starts with the bytes written.
     sink = FsSink(tmp_path)
     buffer: list[Record] = [beat("101", 1), beat("102", 1)]
-    with monkeypatch.context() as patch:
-        patch.setattr(os, "write", failing_write([None, -1]))
-        with pytest.raises(SinkError):
-            sink.write_updates(buffer)
+    fail_halfway(sink, buffer, monkeypatch)
     buffer[:] = [beat("101", 2), beat("102", 2)]
     sink.write_updates(buffer)
     sink.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 
 import msgpack
@@ -126,6 +126,20 @@ def test_edges(value: object, expected: str) -> None:
 )
 def test_unreadable_or_absurd_is_none(value: object) -> None:
     assert normalise_ts(value) is None
+
+
+def test_a_tzinfo_without_offset_counts_as_utc() -> None:
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta | None:
+            return None
+
+        def dst(self, dt: datetime | None) -> timedelta | None:
+            return None
+
+        def tzname(self, dt: datetime | None) -> str | None:
+            return None
+
+    assert normalise_ts(MOMENT.replace(tzinfo=NoOffset())) == EXPECTED
 
 
 def test_timestamp_like_objects_are_duck_typed() -> None:

@@ -448,3 +448,88 @@ async def test_a_plain_bug_in_a_fetch_surfaces(tmp_path: Path) -> None:
         feed = Feed(PollTransport(fetch, interval=0.01), script_parser)
         with pytest.raises(KeyError, match="odds"):
             await asyncio.wait_for(run_engine(feed, tmp_path), LIMIT)
+
+
+# ---- gaps found in review, fixed in feed.py -------------------------------------------------
+
+
+async def test_stop_interrupts_a_websocket_prepare_that_hangs(tmp_path: Path) -> None:
+    said_hello = asyncio.Event()
+
+    async def mute(ws: ServerConnection) -> None:
+        await ws.recv()
+        said_hello.set()
+        await ws.wait_closed()  # never answers the hello
+
+    async def prepare(sock: FeedSocket) -> None:
+        await sock.send(b"hello")
+        await sock.recv()
+
+    stop = asyncio.Event()
+    settings = MonitorSettings(interval=0.05, heartbeat_s=60, receive_timeout=0.1)
+    async with ws_server(mute) as base:
+        transport = WebSocketTransport(f"{base}/ws", nothing, prepare=prepare, open_timeout=30)
+        task = asyncio.create_task(
+            run_engine(Feed(transport, script_parser), tmp_path, settings, stop)
+        )
+        await asyncio.wait_for(said_hello.wait(), LIMIT)
+        stop.set()
+        result = await asyncio.wait_for(task, 1)
+    assert result.stopped == "signal"
+
+
+async def test_a_poll_transport_wakes_the_engine_between_rounds() -> None:
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=OVER)
+
+    async with http_server(web.get("/odds", answer)) as base, aiohttp.ClientSession() as session:
+        transport = PollTransport(aiohttp_fetch(session, f"{base}/odds"), interval=30)
+        messages = transport.messages(asyncio.Event(), 0.05)
+        async with contextlib.aclosing(messages):  # type: ignore[type-var]
+            assert await asyncio.wait_for(anext(messages), LIMIT) == OVER
+            assert await asyncio.wait_for(anext(messages), LIMIT) is None  # end of round
+            # The Transport contract: None at least every wake_every, so the engine can tick
+            # (heartbeats, max_runtime) during a 30 s poll interval.
+            assert await asyncio.wait_for(anext(messages), 0.5) is None
+
+
+async def test_cancelling_the_reader_cancels_the_fetch_in_flight() -> None:
+    hit, release, abandoned = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        hit.set()
+        await release.wait()
+        return web.Response(body=OVER)
+
+    async with http_server(web.get("/odds", hang)) as base, aiohttp.ClientSession() as session:
+        try:
+            get = aiohttp_fetch(session, f"{base}/odds")
+
+            async def fetch() -> list[Message]:
+                try:
+                    return await get()
+                finally:
+                    abandoned.set()
+
+            async def read() -> None:
+                async for _ in PollTransport(fetch, 0.05).messages(asyncio.Event(), 0.05):
+                    pass
+
+            reader = asyncio.create_task(read())
+            await asyncio.wait_for(hit.wait(), LIMIT)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(reader, LIMIT)
+            await asyncio.wait_for(abandoned.wait(), 0.5)  # the fetch was cancelled with it
+        finally:
+            release.set()  # before the server's cleanup waits for the handler
+
+
+async def test_raise_for_status_keeps_the_retry_after() -> None:
+    async def busy(request: web.Request) -> web.Response:
+        return web.Response(status=503, headers={"Retry-After": "7"})
+
+    async with http_server(web.get("/odds", busy)) as base, aiohttp.ClientSession() as session:
+        failure = await first_failure(PollTransport(aiohttp_fetch(session, f"{base}/odds"), 0.01))
+    assert type(failure) is FeedUnavailable
+    assert failure.retry_after == 7.0
