@@ -204,6 +204,11 @@ def build_sim_parser() -> Parser:
     parser.add_argument(
         "--delay", type=float, default=0.0, metavar="SECONDS", help="wait before every HTTP answer"
     )
+    parser.add_argument(
+        "--unreadable-api",
+        action="store_true",
+        help="answer the JSON API with a shape the parser does not know",
+    )
     return parser
 
 
@@ -272,6 +277,7 @@ def sim_main(argv: Sequence[str]) -> int:
         http_status=args.http_status,
         http_failures=args.http_failures if args.http_status else 0,
         delay_s=args.delay,
+        unreadable_api=args.unreadable_api,
     )
     options = SimOptions(
         seed=args.seed,

@@ -155,3 +155,24 @@ def odds_of(records: list[dict[str, Any]]) -> list[str]:
 
 def read_or_empty(root: Path, event_id: str) -> list[dict[str, Any]]:
     return read(root, event_id) if odds_file(root, event_id).exists() else []
+
+
+async def test_a_monitor_started_after_the_games_ended_stops_at_once(
+    tmp_path: Path, dk_sim: SimFactory
+) -> None:
+    out = str(tmp_path)
+    args = ("-t", "monitor", "-p", "draftkings", "-l", "nba", "-o", out, "--heartbeat", "1",
+            "--max-runtime", "60")  # fmt: skip
+    async with dk_sim(SimOptions(speed=20), {"nba": scenario()}) as (running, _):
+        scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", "-o", out,
+                              env=running.exports)  # fmt: skip
+        assert scrape.code == 0, scrape.stderr
+        first = await snuper(*args, env=running.exports, timeout=90)
+        assert "stopped (events over)" in first.stderr, first.stderr
+        written = odds_file(tmp_path, BUSY).read_bytes()
+        # The book no longer lists the games: a late monitor must not beat for 12 hours.
+        late = await snuper(*args, env=running.exports, timeout=90)
+    assert late.code == 0, late.stderr
+    assert "stopped (events over)" in late.stderr
+    assert late.stderr.count("the book no longer lists it") == 2
+    assert odds_file(tmp_path, BUSY).read_bytes() == written  # nothing new, nothing doubled

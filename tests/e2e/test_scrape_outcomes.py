@@ -1,5 +1,5 @@
-"""`snuper -t scrape` exit statuses against the DraftKings simulator: a blocked book, a day with no
-games, an unreadable old snapshot (replaced, and said so)."""
+"""`snuper -t scrape` exit statuses against the DraftKings simulator: a blocked book, an answer the
+parser cannot read, a day with no games, an unreadable old snapshot (replaced, and said so)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,19 @@ async def test_a_book_that_keeps_refusing_us_is_blocked(tmp_path: Path, dk_sim: 
     [error] = [line for line in run.stderr.splitlines() if " ERROR " in line]
     assert "draftkings nba: blocked" in error and "403" in error
     assert not (tmp_path / "draftkings" / "events").exists()
+
+
+async def test_an_answer_the_parser_cannot_read_is_unparseable(
+    tmp_path: Path, dk_sim: SimFactory
+) -> None:
+    options = SimOptions(seed=5, faults=Faults(unreadable_api=True))
+    async with dk_sim(options) as (running, _):
+        run = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba,mlb", "-o", str(tmp_path),
+                           env=running.exports)  # fmt: skip
+    assert run.code == 5, run.stderr
+    errors = [line for line in run.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 2 and all(": unparseable: " in line for line in errors)
+    assert "Traceback" not in run.stderr
 
 
 async def test_a_day_without_games_writes_nothing_and_says_so(

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -71,6 +71,13 @@ def tiny_scenario() -> Scenario:
         Step(30, "end", EVENT),
     ]
     return Scenario("nba", [event], markets, selections, steps)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for a condition the simulator reaches on its own (bounded, never a fixed sleep)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 @asynccontextmanager
@@ -309,7 +316,6 @@ async def test_http_faults_429_then_ok_and_delay() -> None:
 async def test_websocket_subscribe_initial_data_and_live_moves() -> None:
     async with serve() as (base, sim), aiohttp.ClientSession() as http:
         runtime = sim.leagues["nba"]
-        await asyncio.sleep(0.05)
         assert runtime.next_step == 0 and not runtime.clock.running  # nobody watching yet
         async with http.ws_connect(f"{base}/websocket?format=msgpack&locale=en") as ws:
             await ws.send_bytes(subscribe("sub-1", LEAGUE_QUERY))
@@ -363,8 +369,7 @@ async def test_websocket_subscribe_initial_data_and_live_moves() -> None:
                                                "id": "sub-1", "params": {}}))  # fmt: skip
             assert (await recv(ws))[:2] == ["sub-1", "unsubscribe"]
         assert sim.connections == 1 and sim.frames_sent == 1 + 1 + 1 + 2 + 1 + 10
-        await asyncio.sleep(0.05)
-        assert not runtime.clock.running
+        await until(lambda: not runtime.clock.running)
 
 
 def test_initial_state_lists_the_live_events_and_omits_ended_ones() -> None:
@@ -422,11 +427,8 @@ async def test_late_subscriber_gets_a_state_without_the_ended_event() -> None:
         async with http.ws_connect(url) as early:
             await early.send_bytes(subscribe("early", LEAGUE_QUERY, initial=False))
             assert (await recv(early))[1] == "subscribed"
-            for _ in range(200):  # the scenario runs to the end of its only event
-                if runtime.done:
-                    break
-                await asyncio.sleep(0.02)
-            assert runtime.done and EVENT in runtime.world.ended
+            await until(lambda: runtime.done)  # the scenario runs to the end of its only event
+            assert EVENT in runtime.world.ended
         sent = sim.frames_sent
         per_event = f"$filter=id eq '{EVENT}' and tags / any(t: t eq 'OSB')"
         async with http.ws_connect(url) as late:
@@ -457,14 +459,10 @@ async def test_event_subscription_and_clock_pauses_without_subscribers() -> None
             assert [len(inserts), len(deletes), len(changes)] == [2, 2, 2]
             assert len(inserts[0]) == 3 and len(inserts[1]) == 6
             assert runtime.clock.running
-        for _ in range(50):
-            if not runtime.clock.running:
-                break
-            await asyncio.sleep(0.02)
-        assert not runtime.clock.running
-        paused_at = runtime.clock.now()
-        await asyncio.sleep(0.1)
-        assert runtime.clock.now() == paused_at and runtime.next_step == 0
+        await until(lambda: not runtime.clock.running)
+        # Paused: the scenario did not reach its first step (a paused clock stands still, see
+        # the ScenarioClock test with its injected timer).
+        assert runtime.next_step == 0
 
 
 async def test_concurrent_connections_each_get_their_frames() -> None:

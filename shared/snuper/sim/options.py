@@ -15,6 +15,8 @@ class Faults:
         that are not a valid frame, once; the real frame follows right after it.
     http_status / http_failures: answer the JSON API with this status the first N times.
     delay_s: every HTTP response waits this long first (a slow site).
+    unreadable_api: the JSON API answers 200 with JSON of a shape the parser does not know (as
+        after a redesign of the book's API), every time.
     """
 
     drop_after: int | None = None
@@ -22,6 +24,7 @@ class Faults:
     http_status: int | None = None
     http_failures: int = 0
     delay_s: float = 0.0
+    unreadable_api: bool = False
 
 
 @dataclass(frozen=True, slots=True)

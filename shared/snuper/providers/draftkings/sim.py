@@ -1139,6 +1139,8 @@ class DraftKingsSim:
         info = _BY_LEAGUE_ID.get(request.match_info["league_id"])
         if info is None or info.league not in self.leagues:
             return web.json_response({"message": "league not found"}, status=404)
+        if self.options.faults.unreadable_api:
+            return web.json_response({"events": {"redesigned": True}, "markets": "v2"})
         body = rest_json(self.leagues[info.league].world.sportscontent())
         return web.Response(text=body, content_type="application/json")
 
