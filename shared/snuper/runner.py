@@ -184,7 +184,9 @@ class MonitorEngine:
                 messages = self.feed.transport.messages(self.stop, wake_every)
                 async with contextlib.aclosing(messages):  # type: ignore[type-var]
                     async for message in messages:
-                        connected_at = connected_at or self.clock()
+                        if connected_at is None:
+                            connected_at = self.clock()
+                            log.info("%s: connected to %s", self.name, self.feed.describe)
                         if message is not None:
                             await self._handle(message)
                         # Only a message handled (or a long healthy connection) proves the
