@@ -12,17 +12,17 @@ import logging
 import math
 import signal
 import sys
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import NoReturn
 
 from snuper import app
-from snuper.config import MonitorSettings, Settings, SinkSettings
+from snuper.config import ConfigError, MonitorSettings, Settings, SinkSettings
 from snuper.providers import PROVIDERS, Provider
 from snuper.sim.options import Faults, SimOptions
 from snuper.sinks.base import SINKS, Sink, SinkConfigError, SinkError, build_sink
-from snuper.slate import LEAGUES
+from snuper.slate import LEAGUES, wall_clock
 
 log = logging.getLogger("snuper")
 MIN_CADENCE_S = 0.05
@@ -238,14 +238,18 @@ def scrape_exit_status(outcomes: Sequence[app.ScrapeOutcome]) -> int:
 
 
 async def _monitor(
-    providers: Sequence[Provider], leagues: Sequence[str], sink: Sink, settings: Settings
+    providers: Sequence[Provider],
+    leagues: Sequence[str],
+    sink: Sink,
+    settings: Settings,
+    now: Callable[[], datetime],
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        run = await app.monitor(providers, leagues, sink, settings, stop)
+        run = await app.monitor(providers, leagues, sink, settings, stop, now=now)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -300,24 +304,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     sinks = SinkSettings(fs_dir=args.fs_sink_dir, must_exist=args.task == "monitor")
-    try:
-        providers, leagues = _select(args)
-        sink = build_sink(args.sink, sinks)
-    except (UsageError, SinkConfigError) as exc:
-        parser.error(str(exc))
-    _configure_logging(args.verbose)
     monitor = MonitorSettings(
         interval=args.interval,
         heartbeat_s=args.heartbeat,
         max_runtime=args.max_runtime,
         shutdown_deadline=args.shutdown_deadline,
     )
-    settings = Settings.from_env(monitor=monitor)
+    try:
+        settings = Settings.from_env(monitor=monitor)
+        providers, leagues = _select(args)
+        sink = build_sink(args.sink, sinks)
+    except (UsageError, SinkConfigError, ConfigError) as exc:
+        parser.error(str(exc))
+    _configure_logging(args.verbose)
+    now = wall_clock(settings.start_at)
     try:
         if args.task == "monitor":
-            return asyncio.run(_monitor(providers, leagues, sink, settings))
+            return asyncio.run(_monitor(providers, leagues, sink, settings, now))
         outcomes = asyncio.run(app.scrape(providers, leagues, sink, settings,
-                                          overwrite=args.overwrite))  # fmt: skip
+                                          overwrite=args.overwrite, now=now))  # fmt: skip
     except SinkError as exc:
         log.error("%s", exc)
         return EXIT_FAILED

@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+
+from snuper.slate import parse_iso
 
 STATE_VAR = "SNUPER_STATE"
 BROWSER_VAR = "SNUPER_BROWSER_PATH"
 BROWSER_ARGS_VAR = "SNUPER_BROWSER_ARGS"
+NOW_VAR = "SNUPER_NOW"
 DEFAULT_STATE = "nj"
 
 # The browser the scrapers present, and the user agent of every HTTP and websocket client.
@@ -41,6 +45,7 @@ GENERAL_VARS = {
     STATE_VAR: "US state whose book sites are used (default nj)",
     BROWSER_VAR: "Chromium executable for Playwright (default: Playwright's own browser)",
     BROWSER_ARGS_VAR: "extra Chromium flags, space-separated (added to the defaults)",
+    NOW_VAR: "ISO time the wall clock starts at (replays, demos, tests; default: the real clock)",
 }
 
 
@@ -96,15 +101,31 @@ class Settings:
     browser_temp_profile: bool = False
     user_agent: str = USER_AGENT
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    start_at: datetime | None = None  # SNUPER_NOW: the wall clock starts here (None: real time)
 
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, monitor: MonitorSettings | None = None
     ) -> Settings:
+        """Raises ConfigError naming the variable that holds a bad value."""
         env = os.environ if env is None else env
+        start_at = None
+        if env.get(NOW_VAR):
+            try:
+                start_at = parse_iso(env[NOW_VAR])
+            except ValueError:
+                raise ConfigError(NOW_VAR, f"not an ISO time: {env[NOW_VAR]!r}") from None
         return cls(
             state=env.get(STATE_VAR, DEFAULT_STATE).lower(),
             browser_path=env.get(BROWSER_VAR) or None,
             browser_args=BROWSER_ARGS + tuple(env.get(BROWSER_ARGS_VAR, "").split()),
             monitor=monitor or MonitorSettings(),
+            start_at=start_at,
         )
+
+
+class ConfigError(ValueError):
+    """An environment variable with a value we cannot use; the message names it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"environment variable {variable}: {problem}")

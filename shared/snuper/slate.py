@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -52,6 +54,17 @@ def iso_utc(moment: datetime) -> str:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def wall_clock(
+    start: datetime | None = None, timer: Callable[[], float] = time.monotonic
+) -> Callable[[], datetime]:
+    """The real UTC clock; or, given `start`, a clock that reads `start` now and runs on from
+    there (SNUPER_NOW: replays, demos and tests that must not depend on the day they run)."""
+    if start is None:
+        return utc_now
+    began = timer()
+    return lambda: start + timedelta(seconds=timer() - began)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -12,6 +13,7 @@ from snuper.providers.draftkings import PROVIDER as DRAFTKINGS
 from snuper.providers.draftkings.sim import DraftKingsSim, Scenario
 from snuper.sim.options import SimOptions
 from snuper.sim.server import RunningSim, start_sim
+from tests.e2e.cli import FROZEN_DAY
 
 SimFactory = Callable[..., AbstractAsyncContextManager[tuple[RunningSim, DraftKingsSim]]]
 
@@ -20,6 +22,7 @@ SimFactory = Callable[..., AbstractAsyncContextManager[tuple[RunningSim, DraftKi
 async def draftkings_sim(
     options: SimOptions, scenarios: Mapping[str, Scenario] | None = None
 ) -> AsyncIterator[tuple[RunningSim, DraftKingsSim]]:
+    options = replace(options, slate_day=options.slate_day or FROZEN_DAY)
     app = web.Application()
     sim = DraftKingsSim(options, scenarios)
     sim.mount(app)

@@ -17,6 +17,7 @@ from snuper.config import BROWSER_ARGS, LAMBDA_BROWSER_ARGS, Settings
 from snuper.providers.draftkings import PROVIDER
 from snuper.sim.options import SimOptions
 from snuper.sinks.fs import FsSink
+from tests.e2e.cli import FROZEN_NOW
 from tests.e2e.conftest import SimFactory
 
 # Debian's Chromium (.ci/run installs it) or the one `make test` found.
@@ -56,7 +57,8 @@ async def test_a_browser_the_caller_opened_is_reused_and_left_open(
         context = await chromium.new_context()
         sink = FsSink(tmp_path)
         for league in ("nba", "mlb"):  # two invocations of a warm function
-            [outcome] = await app.scrape([PROVIDER], [league], sink, settings, browser=context)
+            [outcome] = await app.scrape([PROVIDER], [league], sink, settings, browser=context,
+                                         now=lambda: FROZEN_NOW)  # fmt: skip
             assert outcome.status == app.Status.WRITTEN, outcome.reason
         assert chromium.is_connected() and len(chromium.contexts) == 1
         await context.close()

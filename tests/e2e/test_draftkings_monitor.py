@@ -21,8 +21,8 @@ from snuper.providers.draftkings.sim import (
     selection_id,
 )
 from snuper.sim.options import Faults, SimOptions
-from snuper.slate import SLATE_ZONE, slate_day, today_slate
-from tests.e2e.cli import cli_env, snuper
+from snuper.slate import SLATE_ZONE
+from tests.e2e.cli import FROZEN_DAY, FROZEN_SLATE, cli_env, snuper
 from tests.e2e.conftest import SimFactory
 
 BUSY, QUIET = "7001", "7002"
@@ -31,7 +31,7 @@ BUSY, QUIET = "7001", "7002"
 def game(
     event_id: str, num: str, home: str, away: str, hour: int
 ) -> tuple[SimEvent, list[SimMarket], list[SimSelection]]:
-    start = datetime.combine(slate_day(), time(hour, 0), SLATE_ZONE)
+    start = datetime.combine(FROZEN_DAY, time(hour, 0), SLATE_ZONE)
     event = SimEvent(event_id, f"BOS {home}", f"NY {away}", "BOS", "NY", start)
     ml, hc, ou = f"1_{num}", f"2_{num}", f"3_{num}"
     markets = [SimMarket(ml, event_id, "moneyline"), SimMarket(hc, event_id, "spread"),
@@ -80,7 +80,7 @@ EXPECTED = [
 
 
 def odds_file(root: Path, event_id: str) -> Path:
-    return root / "draftkings" / "odds" / f"{today_slate()}-nba-{event_id}.json"
+    return root / "draftkings" / "odds" / f"{FROZEN_SLATE}-nba-{event_id}.json"
 
 
 def read(root: Path, event_id: str) -> list[dict[str, Any]]:

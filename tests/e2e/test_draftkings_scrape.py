@@ -9,8 +9,7 @@ from snuper.model import Snapshot
 from snuper.odds import american_to_decimal
 from snuper.providers.draftkings.sim import generate_scenario
 from snuper.sim.options import Faults, SimOptions
-from snuper.slate import slate_day, today_slate
-from tests.e2e.cli import snuper
+from tests.e2e.cli import FROZEN_DAY, FROZEN_SLATE, snuper
 from tests.e2e.conftest import SimFactory
 
 SIDES = {"Home": "home", "Away": "away", "Over": "over", "Under": "under"}
@@ -18,7 +17,7 @@ SIDES = {"Home": "home", "Away": "away", "Over": "over", "Under": "under"}
 
 def expected_slate(seed: int, league: str) -> tuple[list[tuple[Any, ...]], set[tuple[Any, ...]]]:
     """What the simulator serves, from the scenario itself (not from its JSON)."""
-    scenario = generate_scenario(league, seed=seed, slate_day=slate_day(), n_events=3)
+    scenario = generate_scenario(league, seed=seed, slate_day=FROZEN_DAY, n_events=3)
     events = sorted(
         (e.event_id, e.name, e.home, e.away, e.start.replace(microsecond=0))
         for e in scenario.events
@@ -32,7 +31,7 @@ def expected_slate(seed: int, league: str) -> tuple[list[tuple[Any, ...]], set[t
 
 
 def snapshot_at(root: Path, league: str) -> Path:
-    return root / "draftkings" / "events" / f"{today_slate()}-{league}.json"
+    return root / "draftkings" / "events" / f"{FROZEN_SLATE}-{league}.json"
 
 
 async def test_scrape_writes_the_simulators_slate_exactly(
@@ -47,7 +46,7 @@ async def test_scrape_writes_the_simulators_slate_exactly(
     assert (snapshot.provider, snapshot.league, snapshot.slate_date) == (
         "draftkings",
         "nba",
-        today_slate(),
+        FROZEN_SLATE,
     )
     assert (
         sorted((e.event_id, e.name, e.home, e.away, e.start_time) for e in snapshot.events)

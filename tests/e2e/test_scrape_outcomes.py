@@ -8,8 +8,7 @@ from pathlib import Path
 
 from snuper.model import Snapshot
 from snuper.sim.options import Faults, SimOptions
-from snuper.slate import slate_day, today_slate
-from tests.e2e.cli import snuper
+from tests.e2e.cli import FROZEN_DAY, FROZEN_SLATE, snuper
 from tests.e2e.conftest import SimFactory
 
 
@@ -41,7 +40,7 @@ async def test_a_day_without_games_writes_nothing_and_says_so(
     tmp_path: Path, dk_sim: SimFactory
 ) -> None:
     # The simulator's games are all tomorrow: today's slate is empty.
-    options = SimOptions(seed=5, slate_day=slate_day() + timedelta(days=1))
+    options = SimOptions(seed=5, slate_day=FROZEN_DAY + timedelta(days=1))
     async with dk_sim(options) as (running, _):
         run = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nfl", "-o", str(tmp_path),
                            env=running.exports)  # fmt: skip
@@ -55,7 +54,7 @@ async def test_an_unreadable_snapshot_is_moved_aside_and_replaced(
 ) -> None:
     events = tmp_path / "draftkings" / "events"
     events.mkdir(parents=True)
-    broken = events / f"{today_slate()}-mlb.json"
+    broken = events / f"{FROZEN_SLATE}-mlb.json"
     broken.write_bytes(b'{"schema": 1, "provider": "draftk')  # truncated by a crash
     async with dk_sim(SimOptions(seed=6)) as (running, _):
         run = await snuper("-t", "scrape", "-p", "draftkings", "-l", "mlb", "-o", str(tmp_path),

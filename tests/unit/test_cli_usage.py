@@ -160,3 +160,16 @@ def test_unwritable_output_folder_names_the_path(
     assert str(target) in line
     assert "-o/--fs-sink-dir" in line
     assert "Traceback" not in run.stderr
+
+
+def test_a_bad_snuper_now_names_the_variable(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SNUPER_NOW", "yesterday-ish")
+    run = run_main(["-t", "scrape", "-o", str(tmp_path)], capsys, caplog)
+    assert run.code == 2, run.stderr
+    [line] = run.lines
+    assert "SNUPER_NOW" in line and "yesterday-ish" in line

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snuper.slate import iso_utc, normalise_ts, parse_iso
+from snuper.slate import iso_utc, normalise_ts, parse_iso, today_slate, utc_now, wall_clock
 
 MOMENT = datetime(2026, 12, 2, 0, 29, 59, 123456, tzinfo=UTC)
 EXPECTED = "2026-12-02T00:29:59.123Z"
@@ -211,3 +211,14 @@ def test_never_raises_and_answers_in_one_shape(value: object) -> None:
         assert len(result) == 24 and result.endswith("Z") and result[19] == "."
         assert 2000 <= parse_iso(result).year <= 2099
         assert normalise_ts(result) == result
+
+
+def test_a_started_wall_clock_reads_its_start_then_runs_on() -> None:
+    ticks = [50.0]
+    start = datetime(2026, 11, 1, 5, 59, 30, tzinfo=UTC)  # 01:59:30 EDT, before the fall back
+    clock = wall_clock(start, timer=lambda: ticks[0])
+    assert clock() == start
+    ticks[0] += 60
+    assert clock() == start + timedelta(seconds=60)
+    assert today_slate(clock()) == "20261101"
+    assert wall_clock() is utc_now
