@@ -177,21 +177,27 @@ async def monitor(
                 line = f"{engine.name}: the monitor failed: {type(outcome).__name__}: {outcome}"
                 log.error("%s", line, exc_info=outcome)
                 run.crashed.append(line)
-            else:
-                run.results.append(outcome)
-    await _close(worker, settings.monitor.shutdown_deadline, run)
+                engine.result.stopped = "crashed"
+            run.results.append(engine.result)  # a crashed engine's counts (and loss) too
+    await _close(worker, _left_of_deadline(engines, settings.monitor.shutdown_deadline), run)
     return run
 
 
-async def _close(worker: SinkWorker, deadline: float, run: MonitorRun) -> None:
-    if any(r.lost for r in run.results):
-        # It did not answer within the deadline already; a close would wait behind that call.
-        log.error("sink %s was not closed: it stopped answering", worker.name)
-        return
+def _left_of_deadline(engines: Sequence[MonitorEngine], deadline: float) -> float:
+    """One deadline covers the whole shutdown: what the last engine to stop left of it (the
+    engines stop together on a signal), and never less than a moment to close files."""
+    started = [e.shutdown_started for e in engines if e.shutdown_started is not None]
+    if not started:
+        return deadline
+    return max(0.25, deadline - (engines[0].clock() - max(started)))
+
+
+async def _close(worker: SinkWorker, timeout: float, run: MonitorRun) -> None:
+    """Close the sink on its own thread: a sink that stopped answering is abandoned."""
     try:
-        await worker.call(worker.sink.close, timeout=deadline)
+        await worker.call(worker.sink.close, timeout=timeout)
     except TimeoutError:
-        run.crashed.append(f"sink {worker.name}: close did not finish within {deadline:g}s")
+        run.crashed.append(f"sink {worker.name}: close did not finish within {timeout:.1f}s")
         log.error("%s", run.crashed[-1])
     except SinkError as exc:
         run.crashed.append(f"sink {worker.name}: {exc}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -57,38 +58,49 @@ async def open_browser(
     if browser is not None:
         yield browser
         return
-    async with async_playwright() as playwright:
-        context = await _launch(playwright, settings)
-        try:
-            yield context
-        finally:
-            await context.close()
-            if context.browser is not None:
-                await context.browser.close()
+    with contextlib.ExitStack() as folders:
+        profile = None
+        if settings.browser_temp_profile:  # removed with the browser: /tmp of a warm Lambda
+            profile = folders.enter_context(
+                tempfile.TemporaryDirectory(prefix="snuper-chromium-", ignore_cleanup_errors=True)
+            )
+        async with async_playwright() as playwright:
+            context = await _launch(playwright, settings, profile)
+            try:
+                yield context
+            finally:
+                await context.close()
+                if context.browser is not None:
+                    await context.browser.close()
 
 
-async def _launch(playwright: Playwright, settings: Settings) -> BrowserContext:
+async def _launch(
+    playwright: Playwright, settings: Settings, profile: str | None
+) -> BrowserContext:
     executable = settings.browser_path
     try:
-        return await _start(playwright, settings, executable)
+        return await _start(playwright, settings, executable, profile)
     except Error as exc:
         fallback = shutil.which("chromium") or shutil.which("chromium-browser")
         if executable is not None or fallback is None:
-            first = str(exc).strip().splitlines()[0]
-            which = executable or "Playwright's own"
-            raise BrowserError(
-                f"cannot start Chromium ({which}): {first}; {HOW_TO_GET_CHROMIUM}"
-            ) from exc
+            raise _cannot_start(executable or "Playwright's own", exc) from exc
     log.info("Playwright's browser is missing; using %s", fallback)
-    return await _start(playwright, settings, fallback)
+    try:
+        return await _start(playwright, settings, fallback, profile)
+    except Error as exc:
+        raise _cannot_start(fallback, exc) from exc
+
+
+def _cannot_start(which: str, exc: Error) -> BrowserError:
+    first = str(exc).strip().splitlines()[0]
+    return BrowserError(f"cannot start Chromium ({which}): {first}; {HOW_TO_GET_CHROMIUM}")
 
 
 async def _start(
-    playwright: Playwright, settings: Settings, executable: str | None
+    playwright: Playwright, settings: Settings, executable: str | None, profile: str | None
 ) -> BrowserContext:
     args = list(settings.browser_args)
-    if settings.browser_temp_profile:
-        profile = tempfile.mkdtemp(prefix="snuper-chromium-")
+    if profile is not None:
         return await playwright.chromium.launch_persistent_context(
             profile, executable_path=executable, headless=True, args=args,
             user_agent=settings.user_agent,

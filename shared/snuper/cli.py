@@ -33,6 +33,7 @@ EXIT_USAGE = 2
 EXIT_NO_GAMES = 3  # a league has no games today (nothing written for it)
 EXIT_BLOCKED = 4  # the book refused us (HTTP 403/429, a bot-check page)
 EXIT_UNPARSEABLE = 5  # the book answered something the parser cannot read
+EXIT_LOST = 6  # monitor: a sink did not store every record by the shutdown deadline
 EXIT_INTERRUPTED = 130
 # With several leagues, the status of the worst outcome, in this order.
 SCRAPE_EXIT: tuple[tuple[app.Status, int], ...] = (
@@ -253,10 +254,16 @@ async def _monitor(
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+    return monitor_exit_status(run)
+
+
+def monitor_exit_status(run: app.MonitorRun) -> int:
     for result in run.results:
         if result.lost:
             log.error("%s %s: %d records lost by sink %s",
                       result.provider, result.league, result.lost, result.sink)  # fmt: skip
+    if any(r.lost for r in run.results):
+        return EXIT_LOST
     return EXIT_OK if run.ok else EXIT_FAILED
 
 

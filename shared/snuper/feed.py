@@ -88,6 +88,8 @@ class FeedBatch:
 Message = bytes | str
 T = TypeVar("T")
 
+# A server's Retry-After is honoured up to this; a day-long one would silence a whole slate.
+MAX_RETRY_AFTER_S = 600.0
 # A failure raised by one of these (or by the OS) means "the feed is unavailable right now".
 CLIENT_LIBRARIES = frozenset({"aiohttp", "httpx", "httpcore", "h11", "anyio", "websockets", "ssl"})
 
@@ -126,19 +128,21 @@ def unavailable(exc: BaseException) -> FeedUnavailable | None:
 
 
 def retry_after_s(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None if absent/bad."""
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), at most
+    MAX_RETRY_AFTER_S; None if absent or unreadable."""
     if not value:
         return None
     text = value.strip()
     if text.isdigit():
-        return float(text)
+        return min(float(text), MAX_RETRY_AFTER_S)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
 async def unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:

@@ -12,6 +12,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,8 +33,6 @@ _CLOSE = object()  # wakes the writer at shutdown
 SURELY_OVER_AFTER = timedelta(hours=12)
 # A connection that stayed up this long was healthy, even if the feed was quiet.
 HEALTHY_AFTER_S = 30.0
-# A server's Retry-After is honoured up to this; a day-long one would silence a whole slate.
-MAX_RETRY_AFTER_S = 600.0
 
 
 class FeedRejected(FeedUnavailable):
@@ -103,10 +102,14 @@ class MonitorEngine:
         self._last_tick = self.started
         self._behind = False
         self._closing = False
-        # Records the writer holds: taken from the queue but not written, and written but not
-        # yet made durable. What is left of both at the deadline is the loss.
+        # Records not yet durable, wherever they are: held back by a stop while the queue was
+        # full, taken from the queue but not written, written but not flushed ((write call
+        # index, records) per write). What is left of them at the deadline is the loss.
+        self._held: list[Record] = []
         self._in_flight = 0
-        self._unflushed = 0
+        self._undurable: deque[tuple[int, int]] = deque()
+        self.shutdown_started: float | None = None
+        self._wake_every = max(0.05, min(settings.interval, settings.receive_timeout))
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -135,6 +138,7 @@ class MonitorEngine:
     async def _shut_down(self, writer: asyncio.Task[None]) -> None:
         """Give the writer until the deadline to store what is queued; count what it could not."""
         self._closing = True
+        self.shutdown_started = self.clock()
         with contextlib.suppress(asyncio.QueueFull):  # a full queue keeps the writer awake anyway
             self.queue.put_nowait(_CLOSE)
         deadline = self.settings.shutdown_deadline
@@ -146,12 +150,14 @@ class MonitorEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         queued = sum(item is not _CLOSE for item in self._drain(self.queue.qsize()))
-        lost = queued + self._in_flight + self._unflushed
+        queued += len(self._held)
+        undurable = self._not_durable()
+        lost = queued + self._in_flight + undurable
         self.result.lost += lost
         log.error("%s: sink %s did not store %d records within the %gs shutdown deadline "
                   "(%d queued, %d being written, %d written but not made durable)",
                   self.name, self.writer.name, lost, deadline, queued, self._in_flight,
-                  self._unflushed)  # fmt: skip
+                  undurable)  # fmt: skip
 
     def _remaining(self) -> float | None:
         limit = self.settings.max_runtime
@@ -176,12 +182,11 @@ class MonitorEngine:
     async def _receive_loop(self) -> str:
         backoff = Backoff(self.settings.backoff_initial, self.settings.backoff_max)
         failures = 0
-        wake_every = max(0.05, min(self.settings.interval, self.settings.receive_timeout))
         while True:
             connected_at = None
             problem, retry_after = "the feed closed", None
             try:
-                messages = self.feed.transport.messages(self.stop, wake_every)
+                messages = self.feed.transport.messages(self.stop, self._wake_every)
                 async with contextlib.aclosing(messages):  # type: ignore[type-var]
                     async for message in messages:
                         if connected_at is None:
@@ -212,7 +217,7 @@ class MonitorEngine:
                 return "gave up"
             delay = backoff.next_delay()
             if retry_after is not None:
-                delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))  # as the server asked
+                delay = max(delay, retry_after)  # as the server asked (capped by feed.py)
             self.result.reconnects += 1
             log.warning("%s: connection lost (%s); reconnect %d in %.1fs",
                         self.name, problem, failures, delay)  # fmt: skip
@@ -301,43 +306,63 @@ class MonitorEngine:
             await self._enqueue(beat)
 
     async def _enqueue(self, record: Record) -> None:
+        if self._held:  # stopping while the sink is behind: keep the order, do not wait
+            self._held.append(record)
+            return
         try:
             self.queue.put_nowait(record)
             self._behind = False
+            return
         except asyncio.QueueFull:
             if not self._behind:  # once per episode, not once per record
                 self._behind = True
                 log.warning("%s: the sink is behind (%d records waiting); receiving waits",
                             self.name, self.queue.qsize())  # fmt: skip
-            await self.queue.put(record)
+        # Wait for room, but not past a stop or the runtime limit: then the record is held for
+        # the writer's last batch (or counted at the deadline), and the shutdown begins.
+        put = asyncio.ensure_future(self.queue.put(record))
+        while not put.done():
+            await asyncio.wait({put}, timeout=self._wake_every)
+            if not put.done() and self._stop_reason() is not None:
+                put.cancel()
+                self._held.append(record)
+                return
 
     # ---- writing ---------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
         """Drain the queue in batches off the receive loop; flush at least every interval while
-        records arrive, and once more at the end. Ends when closing and the queue is empty."""
+        records arrive, and once more at the end. Ends when closing and nothing is left."""
         last_flush = self.clock()
-        while not (self._closing and self.queue.empty()):
-            try:
-                first = await asyncio.wait_for(self.queue.get(), timeout=self.settings.interval)
-            except TimeoutError:
-                first = None
-            batch: list[Record] = [
-                item  # type: ignore[misc]
-                for item in (() if first is None else (first, *self._drain()))
-                if item is not _CLOSE
-            ]
+        while not (self._closing and self.queue.empty() and not self._held):
+            first: object = None
+            if not (self._closing and self.queue.empty()):
+                with contextlib.suppress(TimeoutError):
+                    first = await asyncio.wait_for(self.queue.get(), self.settings.interval)
+            items = () if first is None else (first, *self._drain())
+            batch: list[Record] = [item for item in items if item is not _CLOSE]  # type: ignore[misc]
+            if self._closing and self.queue.empty() and self._held:
+                batch += self._held
+                self._held = []
             if batch:
                 self._in_flight = len(batch)
                 write = functools.partial(self.writer.sink.write_updates, batch)
-                await self._sink_call("write", write)
-                self._in_flight, self._unflushed = 0, self._unflushed + len(batch)
-            if self._unflushed and self.clock() - last_flush >= self.settings.interval:
-                await self._sink_call("flush", self.writer.sink.flush)
-                self._unflushed, last_flush = 0, self.clock()
-        if self._unflushed:
-            await self._sink_call("flush", functools.partial(self.writer.sink.flush, final=True))
-            self._unflushed = 0
+                index = await self._sink_call("write", write)
+                self._in_flight = 0
+                self._undurable.append((index, len(batch)))
+            if self._not_durable() and self.clock() - last_flush >= self.settings.interval:
+                await self._sink_call("flush", self.writer.sink.flush, makes_durable=True)
+                last_flush = self.clock()
+        if self._not_durable():
+            final = functools.partial(self.writer.sink.flush, final=True)
+            await self._sink_call("flush", final, makes_durable=True)
+
+    def _not_durable(self) -> int:
+        """Records written but not yet covered by a flush (this league's or another's)."""
+        through = self.writer.durable_through
+        while self._undurable and self._undurable[0][0] < through:
+            self._undurable.popleft()
+        return sum(count for _, count in self._undurable)
 
     def _drain(self, limit: int = 1000) -> list[object]:
         items: list[object] = []
@@ -348,14 +373,17 @@ class MonitorEngine:
                 break
         return items
 
-    async def _sink_call(self, what: str, action: Callable[[], None]) -> None:
+    async def _sink_call(
+        self, what: str, action: Callable[[], None], *, makes_durable: bool = False
+    ) -> int:
         """Retry a failing sink until it recovers: the queue holds records meanwhile, and
-        back-pressure is logged. At shutdown the deadline in _shut_down ends the retries."""
+        back-pressure is logged. At shutdown the deadline in _shut_down ends the retries.
+        Returns the index of the call that succeeded."""
         backoff = Backoff(0.2, 30.0)
         while True:
             try:
-                await self.writer.call(action)
-                return
+                index, _ = await self.writer.call_indexed(action, makes_durable=makes_durable)
+                return index
             except Exception as exc:  # any backend error: never let the writer die silently
                 delay = backoff.next_delay()
                 log.warning("%s: sink %s %s failed (%s: %s); retry in %.1fs", self.name,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,7 +34,9 @@ async def test_the_lambda_profile_launches_with_settings_flags_and_user_agent(
         browser_temp_profile=True,
         user_agent="snuper-test-agent/1.0",
     )
+    profiles = set(Path(tempfile.gettempdir()).glob("snuper-chromium-*"))
     async with dk_sim(SimOptions(seed=3)) as (running, _), open_browser(settings) as browser:
+        assert len(set(Path(tempfile.gettempdir()).glob("snuper-chromium-*")) - profiles) == 1
         base = running.exports["SNUPER_DRAFTKINGS_SITE"]
         loaded = await json_loaded_by_page(
             browser, f"{base}/leagues/basketball/nba", lambda url: "/api/sportscontent/" in url
@@ -42,6 +45,8 @@ async def test_the_lambda_profile_launches_with_settings_flags_and_user_agent(
         agent = await page.evaluate("navigator.userAgent")
     assert loaded.status == 200 and loaded.payload["events"]
     assert agent == "snuper-test-agent/1.0"
+    # The temporary profile went with the browser (a warm Lambda's /tmp does not fill up).
+    assert set(Path(tempfile.gettempdir()).glob("snuper-chromium-*")) == profiles
 
 
 async def test_a_browser_the_caller_opened_is_reused_and_left_open(

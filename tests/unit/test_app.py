@@ -2,6 +2,8 @@
 their exit statuses, and a monitor run that skips an unreadable league and watches the rest."""
 
 import asyncio
+import itertools
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from snuper import app
-from snuper.cli import scrape_exit_status
+from snuper.cli import monitor_exit_status, scrape_exit_status
 from snuper.config import MonitorSettings, Settings
 from snuper.feed import Feed, Message, PollTransport
-from snuper.model import Snapshot
+from snuper.model import Record, Snapshot
 from snuper.providers.base import (
     FeedFactory,
     Provider,
@@ -135,3 +137,45 @@ async def test_monitor_skips_an_unreadable_league_and_watches_the_others(tmp_pat
     assert str(broken) in unreadable and "\n" not in unreadable
     assert "draftkings mlb: no snapshot" in missing
     assert run.ok
+
+
+async def test_one_deadline_covers_the_whole_shutdown_of_a_hung_sink(tmp_path: Path) -> None:
+    now = datetime(2026, 12, 2, 1, tzinfo=UTC)
+    release = threading.Event()
+
+    class HangingSink(FsSink):
+        def write_updates(self, records: Sequence[Record]) -> None:
+            release.wait()  # a database that stopped answering
+
+    sink = HangingSink(tmp_path)
+    assert sink.save_snapshot(snapshot(event(start=now - timedelta(minutes=30))))
+    handled = asyncio.Event()
+    prices = itertools.count(-111, -1)
+
+    def feed(endpoints: Mapping[str, str], settings: Settings, snap: Snapshot) -> Feed:
+        async def fetch() -> Sequence[Message]:
+            handled.set()
+            return [f'{{"quotes": [["0ML500_1", {next(prices)}, 1.5]]}}'.encode()]
+
+        return Feed(PollTransport(fetch, 0.01), script_parser)
+
+    deadline = 1.0
+    settings = Settings(monitor=MonitorSettings(interval=0.05, receive_timeout=0.1,
+                                                shutdown_deadline=deadline))  # fmt: skip
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    try:
+        task = asyncio.create_task(app.monitor([fake_provider(feed=feed)], ["nba"], sink,
+                                               settings, stop, now=lambda: now))  # fmt: skip
+        await asyncio.wait_for(handled.wait(), 5)
+        stop.set()
+        stopped_at = loop.time()
+        run = await asyncio.wait_for(task, 5)
+        took = loop.time() - stopped_at
+    finally:
+        release.set()
+    # The deadline, then at most a moment to close: not a second deadline for the close.
+    assert took < deadline + 0.7
+    [result] = run.results
+    assert result.lost == result.updates > 0
+    assert monitor_exit_status(run) == 6

@@ -261,3 +261,44 @@ def test_close_reports_a_failed_close_after_closing_the_rest(
     with pytest.raises(SinkError, match=r"cannot close .*20261201-nba-101\.json: Input/output"):
         sink.close()
     assert len(closed) == 3
+
+
+def test_two_writers_retrying_in_turn_write_nothing_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two leagues share the sink: A fails halfway, B writes, then A retries.
+    sink = FsSink(tmp_path)
+    league_a = batch_of(("101", "102"), 1)
+    fail_halfway(sink, league_a, monkeypatch)
+    league_b = batch_of(("201",), 2)
+    sink.write_updates(league_b)
+    sink.write_updates(league_a)
+    sink.close()
+    assert odds_file(tmp_path, "101").read_bytes() == expected(league_a, "101")
+    assert odds_file(tmp_path, "102").read_bytes() == expected(league_a, "102")
+    assert odds_file(tmp_path, "201").read_bytes() == expected(league_b, "201")
+
+
+def test_a_failed_fsync_is_tried_again_not_reported_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = iter([True])
+    synced: list[int] = []
+
+    def fsync(fd: int) -> None:
+        if next(failures, False):
+            raise OSError(errno.EIO, "Input/output error")
+        synced.append(fd)
+        REAL_FSYNC(fd)
+
+    sink = FsSink(tmp_path)
+    sink.write_updates(batch_of(("101",), 1))
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(SinkError, match="Input/output error"):
+        sink.flush()
+    sink.flush()  # the file is still dirty: fsynced this time
+    assert len(synced) >= 1
+    synced.clear()
+    sink.flush()  # now clean: nothing to do
+    assert synced == []
+    sink.close()

@@ -163,10 +163,16 @@ async def test_stop_event_flushes_everything_written(tmp_path: Path, now: dateti
     handled = asyncio.Event()
     written: list[Record] = []
 
+    finals: list[bool] = []
+
     class CountingSink(FsSink):
         def write_updates(self, batch: Sequence[Record]) -> None:
             written.extend(batch)
             super().write_updates(batch)
+
+        def flush(self, *, final: bool = False) -> None:
+            finals.append(final)
+            super().flush(final=final)
 
     rounds = itertools.count()
 
@@ -182,6 +188,7 @@ async def test_stop_event_flushes_everything_written(tmp_path: Path, now: dateti
     await handled.wait()
     stop.set()
     result = await task
+    assert finals == [True]  # -i 30: no flush while running, the engine's own one at the stop
     sink.close()
     assert result.stopped == "signal"
     assert [r.selection_id for r in written if isinstance(r, OddsUpdate)] == ["0ML500_1"]

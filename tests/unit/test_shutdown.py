@@ -6,6 +6,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from snuper.model import Record
 from snuper.runner import MonitorEngine
 from snuper.sinks.base import SinkError
 from snuper.sinks.fs import FsSink
+from snuper.sinks.worker import SinkWorker
 from tests.factories import event, snapshot
 from tests.unit.test_runner import script_parser
 
@@ -115,3 +117,60 @@ async def test_a_sink_that_recovers_while_running_loses_nothing(tmp_path: Path) 
     assert engine.result.lost == 0
     odds = (tmp_path / "draftkings" / "odds").glob("*.json")
     assert sum(len(p.read_bytes().splitlines()) for p in odds) == engine.result.updates
+
+
+async def test_a_stop_while_the_sink_is_behind_is_not_ignored(tmp_path: Path) -> None:
+    # The sink fails every write and the queue holds one record: the receive loop waits for
+    # room. A stop must still end the run, within the deadline, every record counted.
+    class BrokenSink(FsSink):
+        def write_updates(self, records: Sequence[Record]) -> None:
+            raise SinkError(f"cannot write {self.root}: Read-only file system")
+
+    stop, handled = asyncio.Event(), asyncio.Event()
+    settings = replace(SETTINGS, queue_size=1)
+    snap = snapshot(event(start=NOW - timedelta(minutes=30)))
+    feed = moving_prices(handled, 2)  # the third answer's record finds the queue full
+    engine = MonitorEngine(snap, feed, BrokenSink(tmp_path), settings, stop, now=lambda: NOW)
+    task = asyncio.create_task(engine.run())
+    await asyncio.wait_for(handled.wait(), 5)
+    stop.set()
+    result = await asyncio.wait_for(task, settings.shutdown_deadline + 2)
+    assert result.stopped == "signal"
+    assert result.updates == 3 and result.lost == 3
+
+
+async def test_a_flush_by_another_league_makes_this_leagues_records_durable(
+    tmp_path: Path,
+) -> None:
+    # Two leagues share a sink (and its worker); only the first one's final flush succeeds.
+    class FlushOnce(FsSink):
+        flushes = 0
+
+        def flush(self, *, final: bool = False) -> None:
+            FlushOnce.flushes += 1
+            if FlushOnce.flushes > 1:
+                raise SinkError("cannot flush: No space left on device")
+            super().flush(final=final)
+
+    worker = SinkWorker(FlushOnce(tmp_path))
+    stop = asyncio.Event()
+    engines = []
+    for event_id, num in (("101", "500"), ("102", "600")):
+        snap = snapshot(event(event_id, num, start=NOW - timedelta(minutes=30)))
+        messages = [f'{{"quotes": [["0ML{num}_1", -170, 1.588]]}}'.encode()]
+
+        async def fetch(sent: list[bytes] = messages) -> Sequence[Message]:
+            return [sent.pop()] if sent else []
+
+        feed = Feed(PollTransport(fetch, interval=0.01), script_parser)
+        engines.append(MonitorEngine(snap, feed, worker, SETTINGS, stop, now=lambda: NOW))
+    tasks = [asyncio.create_task(e.run()) for e in engines]
+    while sum(e.result.updates for e in engines) < 2:  # both records handed to the writers
+        await asyncio.sleep(0.01)
+    while any(e._in_flight or not e._undurable for e in engines):  # and written
+        await asyncio.sleep(0.01)
+    stop.set()
+    results = await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    # One final flush made both leagues' records durable; the second league's own failed
+    # flush has nothing left to lose.
+    assert [r.lost for r in results] == [0, 0]

@@ -224,6 +224,8 @@ async def test_retry_after_as_an_http_date() -> None:
     assert retry_after_s("Wed, 02 Dec 2026 12:29:00 GMT", now=NOW) == 0.0  # already past
     assert retry_after_s("  120 ", now=NOW) == 120.0
     assert retry_after_s("soon", now=NOW) is None
+    assert retry_after_s("86400") == 600.0  # a day-long answer would silence a whole slate
+    assert retry_after_s("Thu, 03 Dec 2026 12:30:00 GMT", now=NOW) == 600.0
     assert retry_after_s(None) is None
 
     # And from a real answer: a date two minutes ahead of the wall clock.

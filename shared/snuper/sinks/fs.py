@@ -107,6 +107,9 @@ def build(settings: SinkSettings) -> FsSink:
     return FsSink(folder)
 
 
+MAX_FAILED_BATCHES = 64
+
+
 @dataclass(slots=True)
 class _FailedBatch:
     """The batch whose write failed: its bytes per file and how many reached each file."""
@@ -133,7 +136,9 @@ class FsSink:
         self._new_dirs: set[str] = set()  # folders of files opened for the first time
         self._opened: set[str] = set()
         self._paths: dict[tuple[str, str, str, str], str] = {}
-        self._failed: _FailedBatch | None = None
+        # Batches whose write failed, by identity: each writer (one per league, sharing this
+        # sink) retries its own, so another league's write in between must not forget it.
+        self._failed: OrderedDict[int, _FailedBatch] = OrderedDict()
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -258,7 +263,7 @@ class FsSink:
                 lines.append(line)
         chunks = {path: b"".join(share) for path, share in parts.items()}
         written: dict[str, int] = {}
-        failed, self._failed = self._failed, None
+        failed = self._failed.pop(id(records), None)
         if failed is not None and records is failed.records:
             # The same batch again: skip what reached each file (if the bytes are unchanged).
             for path, done in failed.written.items():
@@ -268,7 +273,9 @@ class FsSink:
             for path, chunk in chunks.items():
                 self._append(path, chunk, written)
         except SinkError:
-            self._failed = _FailedBatch(records, chunks, written)
+            self._failed[id(records)] = _FailedBatch(records, chunks, written)
+            while len(self._failed) > MAX_FAILED_BATCHES:  # writers that gave up on a batch
+                self._failed.popitem(last=False)
             raise
 
     def _append(self, path: str, chunk: bytes, written: dict[str, int]) -> None:
@@ -312,21 +319,20 @@ class FsSink:
         return fd
 
     def _evict(self) -> None:
-        """fsync (if written) and close the least recently used file."""
-        path, fd = self._fds.popitem(last=False)
-        failure: SinkError | None = None
+        """fsync (if written) and close the least recently used file. If the fsync fails the
+        file stays open and dirty (a later flush retries it) and the failure is raised."""
+        path, fd = next(iter(self._fds.items()))
         if path in self._dirty:
-            self._dirty.discard(path)
             try:
                 os.fsync(fd)
             except OSError as exc:
-                failure = SinkError(f"cannot flush {path}: {_strerror(exc)}")
+                raise SinkError(f"cannot flush {path}: {_strerror(exc)}") from exc
+            self._dirty.discard(path)
+        del self._fds[path]
         try:
             os.close(fd)
         except OSError as exc:
-            failure = failure or SinkError(f"cannot close {path}: {_strerror(exc)}")
-        if failure is not None:
-            raise failure
+            raise SinkError(f"cannot close {path}: {_strerror(exc)}") from exc
 
     # -- durability --------------------------------------------------------------------------
 
@@ -340,14 +346,16 @@ class FsSink:
     def _flush(self) -> SinkError | None:
         """fsync every dirty file and new folder; the first failure, after trying them all.
 
-        A failed fsync is reported once (as the kernel does): the file is no longer dirty."""
+        A file whose fsync failed stays dirty, so the next flush tries it again rather than
+        report it durable."""
         failure: SinkError | None = None
-        dirty, self._dirty = self._dirty, set()
-        for path in dirty:
+        for path in list(self._dirty):
             try:
                 os.fsync(self._fds[path])
             except OSError as exc:
                 failure = failure or SinkError(f"cannot flush {path}: {_strerror(exc)}")
+            else:
+                self._dirty.discard(path)
         folders, self._new_dirs = self._new_dirs, set()
         for folder in folders:
             try:

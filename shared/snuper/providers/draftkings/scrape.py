@@ -10,7 +10,7 @@ from playwright.async_api import BrowserContext
 
 from snuper.backoff import Backoff
 from snuper.browser import BrowserError, NotJson, PageJson, json_loaded_by_page, open_browser
-from snuper.feed import ParseError
+from snuper.feed import ParseError, retry_after_s
 from snuper.model import Event, Snapshot
 from snuper.providers.base import ScrapeContext, ScrapeFailure
 from snuper.providers.draftkings.parse import LEAGUES, parse_league
@@ -87,10 +87,7 @@ async def _load_with_retries(
             return loaded
         if loaded.status not in RETRY_STATUSES or attempt == ATTEMPTS:
             break
-        delay = backoff.next_delay()
-        retry_after = loaded.headers.get("retry-after", "")
-        if retry_after.isdigit():
-            delay = max(delay, float(retry_after))
+        delay = max(backoff.next_delay(), retry_after_s(loaded.headers.get("retry-after")) or 0)
         log.warning("draftkings: %s answered %d; retry %d in %.1fs",
                     loaded.url, loaded.status, attempt, delay)  # fmt: skip
         await asyncio.sleep(delay)
