@@ -142,11 +142,31 @@ async def monitor(
     runtime limit, or `stop`. The run owns `sink` and closes it, within the shutdown deadline."""
     run = MonitorRun()
     worker = SinkWorker(sink)
-    engines = []
+    engines: list[MonitorEngine] = []
+    try:
+        await _watch(providers, leagues, worker, settings, stop, now, run, engines)
+    finally:
+        await _close(worker, _left_of_deadline(engines, settings.monitor.shutdown_deadline), run)
+        for engine in engines:
+            engine.recount_after_close()
+    return run
+
+
+async def _watch(
+    providers: Sequence[Provider],
+    leagues: Sequence[str],
+    worker: SinkWorker,
+    settings: Settings,
+    stop: asyncio.Event,
+    now: Callable[[], datetime],
+    run: MonitorRun,
+    engines: list[MonitorEngine],
+) -> None:
     today = today_slate(now())
     for provider in providers:
         wanted = [lg for lg in leagues if lg in provider.leagues]
-        loaded = await worker.call(functools.partial(sink.load_snapshots, provider.name, wanted))
+        load = functools.partial(worker.sink.load_snapshots, provider.name, wanted)
+        loaded = await worker.call(load)
         found = {s.league for s in loaded.snapshots}
         for league in wanted:
             if league in loaded.unreadable:
@@ -169,18 +189,16 @@ async def monitor(
             engines.append(MonitorEngine(snapshot, feed, worker, settings.monitor, stop, now=now))
     if not engines:
         log.error("nothing to monitor: no snapshot could be read")
-    else:
-        # One engine failing must not cancel the others (and lose what they hold).
-        outcomes = await asyncio.gather(*(e.run() for e in engines), return_exceptions=True)
-        for engine, outcome in zip(engines, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                line = f"{engine.name}: the monitor failed: {type(outcome).__name__}: {outcome}"
-                log.error("%s", line, exc_info=outcome)
-                run.crashed.append(line)
-                engine.result.stopped = "crashed"
-            run.results.append(engine.result)  # a crashed engine's counts (and loss) too
-    await _close(worker, _left_of_deadline(engines, settings.monitor.shutdown_deadline), run)
-    return run
+        return
+    # One engine failing must not cancel the others (and lose what they hold).
+    outcomes = await asyncio.gather(*(e.run() for e in engines), return_exceptions=True)
+    for engine, outcome in zip(engines, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            line = f"{engine.name}: the monitor failed: {type(outcome).__name__}: {outcome}"
+            log.error("%s", line, exc_info=outcome)
+            run.crashed.append(line)
+            engine.result.stopped = "crashed"
+        run.results.append(engine.result)  # a crashed engine's counts (and loss) too
 
 
 def _left_of_deadline(engines: Sequence[MonitorEngine], deadline: float) -> float:
@@ -194,8 +212,8 @@ def _left_of_deadline(engines: Sequence[MonitorEngine], deadline: float) -> floa
 
 async def _close(worker: SinkWorker, timeout: float, run: MonitorRun) -> None:
     """Close the sink on its own thread: a sink that stopped answering is abandoned."""
-    try:
-        await worker.call(worker.sink.close, timeout=timeout)
+    try:  # the close flushes: what it makes durable is not lost (recount_after_close)
+        await worker.call_indexed(worker.sink.close, timeout=timeout, makes_durable=True)
     except TimeoutError:
         run.crashed.append(f"sink {worker.name}: close did not finish within {timeout:.1f}s")
         log.error("%s", run.crashed[-1])

@@ -69,9 +69,11 @@ async def open_browser(
             try:
                 yield context
             finally:
-                await context.close()
+                with contextlib.suppress(Error):  # a browser that crashed is gone already
+                    await context.close()
                 if context.browser is not None:
-                    await context.browser.close()
+                    with contextlib.suppress(Error):
+                        await context.browser.close()
 
 
 async def _launch(
@@ -108,7 +110,11 @@ async def _start(
     launched = await playwright.chromium.launch(
         executable_path=executable, headless=True, args=args
     )
-    return await launched.new_context(user_agent=settings.user_agent)
+    try:
+        return await launched.new_context(user_agent=settings.user_agent)
+    except Error:
+        await launched.close()
+        raise
 
 
 async def json_loaded_by_page(

@@ -88,6 +88,7 @@ class FeedBatch:
 Message = bytes | str
 T = TypeVar("T")
 
+CLOSE_TIMEOUT_S = 1.0
 # A server's Retry-After is honoured up to this; a day-long one would silence a whole slate.
 MAX_RETRY_AFTER_S = 600.0
 # A failure raised by one of these (or by the OS) means "the feed is unavailable right now".
@@ -133,7 +134,7 @@ def retry_after_s(value: str | None, now: datetime | None = None) -> float | Non
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # "²".isdigit() is true too
         return min(float(text), MAX_RETRY_AFTER_S)
     try:
         when = parsedate_to_datetime(text)
@@ -145,13 +146,14 @@ def retry_after_s(value: str | None, now: datetime | None = None) -> float | Non
     return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
-async def unless_stopped(work: Coroutine[Any, Any, T], stop: asyncio.Event) -> T | None:
-    """Run `work` (a connect, a fetch) but abandon it when `stop` is set: None then. If the
-    caller is cancelled, the work is cancelled with it."""
+async def unless_stopped(
+    work: Callable[[], Coroutine[Any, Any, T]], stop: asyncio.Event
+) -> T | None:
+    """Run `work()` (a connect, a fetch) but abandon it when `stop` is set: None then (and
+    not even started if `stop` already is). If the caller is cancelled, so is the work."""
     if stop.is_set():
-        work.close()
         return None
-    task = asyncio.ensure_future(work)
+    task = asyncio.ensure_future(work())
     stopper = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -210,11 +212,14 @@ class WebSocketTransport:
     ) -> AsyncIterator[Message | None]:
         url = self.url() if callable(self.url) else self.url
         try:
-            socket = await unless_stopped(self._connect(url), stop)
+            socket = await unless_stopped(lambda: self._connect(url), stop)
             if socket is None:
                 return
             async with socket:
-                opening = asyncio.wait_for(self._open(socket), self.open_timeout)
+
+                def opening() -> Coroutine[Any, Any, bool]:
+                    return asyncio.wait_for(self._open(socket), self.open_timeout)
+
                 if await unless_stopped(opening, stop) is None:
                     return
                 yield None
@@ -250,6 +255,9 @@ class WebSocketTransport:
             open_timeout=self.open_timeout,
             ping_interval=self.ping_interval,
             ping_timeout=self.open_timeout,
+            # Leaving does not wait long for a silent server's close reply: the shutdown
+            # deadline is for the sinks.
+            close_timeout=CLOSE_TIMEOUT_S,
             max_size=None,
         )
 
@@ -265,13 +273,16 @@ class PollTransport:
     timeout: float = 10.0
     describe: str = "poll"
 
+    async def _round(self) -> Sequence[Message]:
+        return await asyncio.wait_for(self.fetch(), self.timeout)
+
     async def messages(
         self, stop: asyncio.Event, wake_every: float
     ) -> AsyncIterator[Message | None]:
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
-                got = await unless_stopped(asyncio.wait_for(self.fetch(), self.timeout), stop)
+                got = await unless_stopped(self._round, stop)
             except Exception as exc:
                 problem = unavailable(exc)
                 if problem is None:

@@ -108,7 +108,8 @@ class MonitorEngine:
         self._held: list[Record] = []
         self._in_flight = 0
         self._undurable: deque[tuple[int, int]] = deque()
-        self.shutdown_started: float | None = None
+        self.shutdown_started: float | None = None  # when a stop was first seen (deadline)
+        self._unwritten_at_deadline = 0
         self._wake_every = max(0.05, min(settings.interval, settings.receive_timeout))
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -138,12 +139,14 @@ class MonitorEngine:
     async def _shut_down(self, writer: asyncio.Task[None]) -> None:
         """Give the writer until the deadline to store what is queued; count what it could not."""
         self._closing = True
-        self.shutdown_started = self.clock()
+        self._stopping()
         with contextlib.suppress(asyncio.QueueFull):  # a full queue keeps the writer awake anyway
             self.queue.put_nowait(_CLOSE)
         deadline = self.settings.shutdown_deadline
+        assert self.shutdown_started is not None
+        left = max(0.0, deadline - (self.clock() - self.shutdown_started))
         try:
-            await asyncio.wait_for(asyncio.shield(writer), deadline)
+            await asyncio.wait_for(asyncio.shield(writer), left)
             return
         except TimeoutError:
             writer.cancel()
@@ -152,12 +155,24 @@ class MonitorEngine:
         queued = sum(item is not _CLOSE for item in self._drain(self.queue.qsize()))
         queued += len(self._held)
         undurable = self._not_durable()
-        lost = queued + self._in_flight + undurable
-        self.result.lost += lost
+        self._unwritten_at_deadline = queued + self._in_flight
+        lost = self._unwritten_at_deadline + undurable
+        self.result.lost = lost
         log.error("%s: sink %s did not store %d records within the %gs shutdown deadline "
                   "(%d queued, %d being written, %d written but not made durable)",
                   self.name, self.writer.name, lost, deadline, queued, self._in_flight,
                   undurable)  # fmt: skip
+
+    def recount_after_close(self) -> None:
+        """The sink's close flushes once more: records it made durable are not lost after all
+        (those never written stay counted)."""
+        if self.result.lost:
+            self.result.lost = self._unwritten_at_deadline + self._not_durable()
+
+    def _stopping(self) -> None:
+        """The deadline runs from the moment a stop is first seen, before the feed is closed."""
+        if self.shutdown_started is None:
+            self.shutdown_started = self.clock()
 
     def _remaining(self) -> float | None:
         limit = self.settings.max_runtime
@@ -204,6 +219,7 @@ class MonitorEngine:
                         await self._tick()
                         reason = self._stop_reason()
                         if reason is not None:
+                            self._stopping()
                             return reason
             except FeedUnavailable as exc:
                 problem, retry_after = str(exc), exc.retry_after

@@ -23,6 +23,7 @@ from snuper.providers.base import (
     ScrapeFn,
     SimHooks,
 )
+from snuper.sinks.base import SinkError
 from snuper.sinks.fs import FsSink
 from tests.factories import event, snapshot
 from tests.unit.test_runner import script_parser
@@ -179,3 +180,37 @@ async def test_one_deadline_covers_the_whole_shutdown_of_a_hung_sink(tmp_path: P
     [result] = run.results
     assert result.lost == result.updates > 0
     assert monitor_exit_status(run) == 6
+
+
+async def test_records_the_closing_flush_makes_durable_are_not_counted_lost(
+    tmp_path: Path,
+) -> None:
+    now = datetime(2026, 12, 2, 1, tzinfo=UTC)
+
+    class FlushFailsUntilClose(FsSink):
+        def flush(self, *, final: bool = False) -> None:
+            raise SinkError(f"cannot flush {self.root}: Input/output error")
+
+    sink = FlushFailsUntilClose(tmp_path)  # close() fsyncs on its own, and succeeds
+    assert sink.save_snapshot(snapshot(event(start=now - timedelta(minutes=30))))
+    answers = [b'{"quotes": [["0ML500_1", -170, 1.588]], "over": ["101"]}']
+
+    def feed(endpoints: Mapping[str, str], settings: Settings, snap: Snapshot) -> Feed:
+        async def fetch() -> Sequence[Message]:
+            return [answers.pop()] if answers else []
+
+        return Feed(PollTransport(fetch, 0.01), script_parser)
+
+    settings = Settings(monitor=MonitorSettings(interval=0.05, receive_timeout=0.1,
+                                                shutdown_deadline=0.5))  # fmt: skip
+    run = await app.monitor([fake_provider(feed=feed)], ["nba"], sink, settings,
+                            asyncio.Event(), now=lambda: now)  # fmt: skip
+    [result] = run.results
+    assert (result.stopped, result.updates, result.lost) == ("events over", 1, 0)
+    assert monitor_exit_status(run) == 0
+    odds = tmp_path / "draftkings" / "odds" / f"{result_slate(now)}-nba-101.json"
+    assert len(odds.read_bytes().splitlines()) == 1
+
+
+def result_slate(now: datetime) -> str:
+    return snapshot(event(start=now - timedelta(minutes=30))).slate_date

@@ -302,3 +302,38 @@ def test_a_failed_fsync_is_tried_again_not_reported_durable(
     sink.flush()  # now clean: nothing to do
     assert synced == []
     sink.close()
+
+
+def test_a_folder_whose_fsync_failed_is_tried_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A new odds file is durable only once its folder entry is: that fsync is retried too.
+    sink = FsSink(tmp_path)
+    sink.write_updates(batch_of(("101",), 1))
+    folder_fds: set[int] = set()
+    real_open = os.open
+
+    def open_(path: str, flags: int, mode: int = 0o777) -> int:
+        fd = real_open(path, flags, mode)
+        if Path(path).is_dir():
+            folder_fds.add(fd)
+        return fd
+
+    folder_syncs: list[bool] = []
+
+    def fsync(fd: int) -> None:
+        if fd in folder_fds:
+            folder_syncs.append(True)
+            if len(folder_syncs) == 1:
+                raise OSError(errno.EIO, "Input/output error")
+        REAL_FSYNC(fd)
+
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(SinkError, match="Input/output error"):
+        sink.flush()
+    sink.flush()
+    assert len(folder_syncs) == 2  # tried again, not forgotten
+    sink.flush()
+    assert len(folder_syncs) == 2  # and then done
+    sink.close()

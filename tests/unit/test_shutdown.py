@@ -142,35 +142,44 @@ async def test_a_stop_while_the_sink_is_behind_is_not_ignored(tmp_path: Path) ->
 async def test_a_flush_by_another_league_makes_this_leagues_records_durable(
     tmp_path: Path,
 ) -> None:
-    # Two leagues share a sink (and its worker); only the first one's final flush succeeds.
-    class FlushOnce(FsSink):
-        flushes = 0
+    # Leagues share a sink and its worker. This league's own flushes all fail; another
+    # league's flush, run on the same worker after this league's write, covers it.
+    written = threading.Event()
+
+    class OwnFlushFails(FsSink):
+        def write_updates(self, records: Sequence[Record]) -> None:
+            super().write_updates(records)
+            written.set()
 
         def flush(self, *, final: bool = False) -> None:
-            FlushOnce.flushes += 1
-            if FlushOnce.flushes > 1:
-                raise SinkError("cannot flush: No space left on device")
-            super().flush(final=final)
+            raise SinkError("cannot flush: No space left on device")
 
-    worker = SinkWorker(FlushOnce(tmp_path))
+    sink = OwnFlushFails(tmp_path)
+    worker = SinkWorker(sink)
     stop = asyncio.Event()
-    engines = []
-    for event_id, num in (("101", "500"), ("102", "600")):
-        snap = snapshot(event(event_id, num, start=NOW - timedelta(minutes=30)))
-        messages = [f'{{"quotes": [["0ML{num}_1", -170, 1.588]]}}'.encode()]
+    snap = snapshot(event(start=NOW - timedelta(minutes=30)))
+    settings = replace(SETTINGS, interval=30.0)  # no flush of its own while running
+    answers = [b'{"quotes": [["0ML500_1", -170, 1.588]]}']
 
-        async def fetch(sent: list[bytes] = messages) -> Sequence[Message]:
-            return [sent.pop()] if sent else []
+    async def fetch() -> Sequence[Message]:
+        return [answers.pop()] if answers else []
 
-        feed = Feed(PollTransport(fetch, interval=0.01), script_parser)
-        engines.append(MonitorEngine(snap, feed, worker, SETTINGS, stop, now=lambda: NOW))
-    tasks = [asyncio.create_task(e.run()) for e in engines]
-    while sum(e.result.updates for e in engines) < 2:  # both records handed to the writers
-        await asyncio.sleep(0.01)
-    while any(e._in_flight or not e._undurable for e in engines):  # and written
-        await asyncio.sleep(0.01)
+    feed = Feed(PollTransport(fetch, interval=0.01), script_parser)
+    engine = MonitorEngine(snap, feed, worker, settings, stop, now=lambda: NOW)
+    task = asyncio.create_task(engine.run())
+    await asyncio.wait_for(asyncio.to_thread(written.wait, 5), 6)
+    # The other league's flush (the real one), through the shared worker:
+    await worker.call_indexed(lambda: FsSink.flush(sink), makes_durable=True)
     stop.set()
-    results = await asyncio.wait_for(asyncio.gather(*tasks), 5)
-    # One final flush made both leagues' records durable; the second league's own failed
-    # flush has nothing left to lose.
-    assert [r.lost for r in results] == [0, 0]
+    result = await asyncio.wait_for(task, 5)
+    assert (result.updates, result.lost) == (1, 0)
+
+
+async def test_without_another_flush_the_same_failure_is_counted(tmp_path: Path) -> None:
+    # The control for the test above: no other league flushes, so the record is lost.
+    class OwnFlushFails(FsSink):
+        def flush(self, *, final: bool = False) -> None:
+            raise SinkError("cannot flush: No space left on device")
+
+    engine, _ = await run_until_stopped(OwnFlushFails(tmp_path), rounds=0)
+    assert engine.result.lost == engine.result.updates >= 1

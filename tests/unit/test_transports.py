@@ -7,7 +7,9 @@ reconnects on top of that. No client library is mocked; nothing sleeps and then 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import itertools
 import logging
 import socket
@@ -28,6 +30,7 @@ from websockets.http11 import Request, Response
 
 from snuper.config import MonitorSettings
 from snuper.feed import (
+    CLOSE_TIMEOUT_S,
     Feed,
     FeedBatch,
     FeedSocket,
@@ -46,6 +49,7 @@ from tests.factories import event, snapshot
 from tests.unit.test_runner import script_parser
 
 NOW = datetime(2026, 12, 2, 12, 30, tzinfo=UTC)
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455's constant for the accept key
 # Tiny backoff: a reconnect waits milliseconds unless the server asked for more.
 QUICK = MonitorSettings(interval=0.05, heartbeat_s=60, receive_timeout=0.1,
                         backoff_initial=0.01, backoff_max=0.02, max_runtime=5.0)  # fmt: skip
@@ -535,3 +539,53 @@ async def test_raise_for_status_keeps_the_retry_after() -> None:
         failure = await first_failure(PollTransport(aiohttp_fetch(session, f"{base}/odds"), 0.01))
     assert type(failure) is FeedUnavailable
     assert failure.retry_after == 7.0
+
+
+def test_a_retry_after_of_unicode_digits_is_ignored_not_a_crash() -> None:
+    # Headers are latin-1: one byte 0xB2 reads as "²", which str.isdigit() accepts.
+    assert retry_after_s("\xb2") is None
+    assert unavailable(httpx.HTTPStatusError(
+        "503", request=httpx.Request("GET", "http://x"),
+        response=httpx.Response(503, headers=[(b"Retry-After", b"\xb2")]),
+    )) is not None  # fmt: skip
+
+
+async def test_leaving_a_server_that_never_answers_the_close_is_quick(tmp_path: Path) -> None:
+    # A raw server that upgrades the connection, then reads and ignores everything: without a
+    # short close timeout, websockets would wait 10 s for its close reply before the engine's
+    # shutdown deadline even began.
+    upgraded = asyncio.Event()
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+        writer.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        upgraded.set()
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(4096):
+                pass
+        writer.close()
+
+    server = await asyncio.start_server(deaf, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    stop = asyncio.Event()
+    settings = MonitorSettings(interval=0.05, heartbeat_s=60, receive_timeout=0.1,
+                               shutdown_deadline=0.5)  # fmt: skip
+    transport = WebSocketTransport(f"ws://127.0.0.1:{port}/ws", nothing, ping_interval=None)
+    task = asyncio.create_task(run_engine(Feed(transport, script_parser), tmp_path, settings, stop))
+    await asyncio.wait_for(upgraded.wait(), LIMIT)
+    stop.set()
+    began = time.monotonic()
+    result = await asyncio.wait_for(task, 5)
+    server.close()
+    await server.wait_closed()
+    assert result.stopped == "signal"
+    assert time.monotonic() - began < CLOSE_TIMEOUT_S + settings.shutdown_deadline + 1.0

@@ -263,8 +263,8 @@ class FsSink:
                 lines.append(line)
         chunks = {path: b"".join(share) for path, share in parts.items()}
         written: dict[str, int] = {}
-        failed = self._failed.pop(id(records), None)
-        if failed is not None and records is failed.records:
+        failed = self._failed.pop(id(records), None)  # it holds the batch: the id is not reused
+        if failed is not None:
             # The same batch again: skip what reached each file (if the bytes are unchanged).
             for path, done in failed.written.items():
                 if chunks.get(path, b"")[:done] == failed.chunks[path][:done]:
@@ -356,12 +356,13 @@ class FsSink:
                 failure = failure or SinkError(f"cannot flush {path}: {_strerror(exc)}")
             else:
                 self._dirty.discard(path)
-        folders, self._new_dirs = self._new_dirs, set()
-        for folder in folders:
+        for folder in list(self._new_dirs):  # a folder whose fsync failed is tried again
             try:
                 _fsync_dir(folder)
             except OSError as exc:
                 failure = failure or SinkError(f"cannot flush {folder}: {_strerror(exc)}")
+            else:
+                self._new_dirs.discard(folder)
         return failure
 
     def close(self) -> None:
