@@ -7,6 +7,7 @@ passes a stop event) or reads the clock directly (a `now` callable is passed in)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from snuper.model import Snapshot
 from snuper.providers import Provider
 from snuper.providers.base import ScrapeContext, ScrapeFailure
 from snuper.runner import MonitorEngine, MonitorResult
-from snuper.sinks.base import Sink, SinkError
+from snuper.sinks.base import Sink, SinkBusy, SinkError
 from snuper.sinks.worker import SinkWorker
 from snuper.slate import today_slate, utc_now
 
@@ -37,6 +38,7 @@ class Status(StrEnum):
     BLOCKED = "blocked"  # the book refused us (403/429, a bot-check page)
     UNPARSEABLE = "unparseable"  # the book answered something we cannot read
     FAILED = "failed"
+    INTERRUPTED = "interrupted"  # a stop (SIGINT/SIGTERM) came before the league was scraped
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +50,7 @@ class ScrapeOutcome:
     events: int = 0
     selections: int = 0
     where: str = ""  # where the snapshot is (written or kept)
-    reason: str = ""  # why not (blocked, unparseable, failed)
+    reason: str = ""  # why not (blocked, unparseable, failed, interrupted)
 
 
 async def scrape(
@@ -60,35 +62,99 @@ async def scrape(
     overwrite: bool = False,
     now: Callable[[], datetime] = utc_now,
     browser: BrowserContext | None = None,
+    stop: asyncio.Event | None = None,
 ) -> list[ScrapeOutcome]:
-    """Scrape today's slate of each provider and league into `sink`: one outcome per pair."""
-    from snuper.browser import BrowserError  # the scrape path may load Playwright
+    """Scrape today's slate of each provider and league into `sink`: one outcome per pair.
 
+    Each league is saved as soon as it is scraped. Once `stop` is set, the league being scraped
+    is abandoned at once (its page load cancelled), no further league starts, and each league
+    not scraped gets an INTERRUPTED outcome; the leagues saved before stay saved."""
     slate = today_slate(now())  # once per run: a run that crosses midnight stays on its slate
+    stop = stop or asyncio.Event()
     outcomes: list[ScrapeOutcome] = []
     for provider in providers:
         wanted = [lg for lg in leagues if lg in provider.leagues]
         if not wanted:
             continue
-        log.info("%s: scraping %s for slate %s", provider.name, ", ".join(wanted), slate)
-        context = ScrapeContext(provider.endpoints(), settings, slate, now, browser)
-        try:
-            results = await provider.scrape(context, wanted)
-        except BrowserError as exc:
-            log.error("%s: scrape failed: %s", provider.name, exc)
-            outcomes += [ScrapeOutcome(provider.name, lg, Status.FAILED, slate, reason=str(exc))
-                         for lg in wanted]  # fmt: skip
-            continue
-        for result in results:
-            if isinstance(result, ScrapeFailure):
-                log.error("%s %s: %s: %s", provider.name, result.league, result.kind, result.reason)
-                status = Status(result.kind)
-                outcomes.append(
-                    ScrapeOutcome(provider.name, result.league, status, slate, reason=result.reason)
-                )
-            else:
-                outcomes.append(save_snapshot(provider.name, result, sink, overwrite))
+        done: list[ScrapeOutcome] = []
+        abandoned = None
+        if not stop.is_set():
+            log.info("%s: scraping %s for slate %s", provider.name, ", ".join(wanted), slate)
+            context = ScrapeContext(provider.endpoints(), settings, slate, now, browser)
+            abandoned = await _scrape_provider(provider, context, wanted, sink, overwrite, stop,
+                                               done)  # fmt: skip
+        scraped = {o.league for o in done}
+        for league in wanted:
+            if league in scraped:
+                continue
+            if stop.is_set():
+                reason = "abandoned mid-scrape" if league == abandoned else "not started"
+                done.append(ScrapeOutcome(provider.name, league, Status.INTERRUPTED, slate,
+                                          reason=reason))  # fmt: skip
+            else:  # a provider that skipped a league it was asked for
+                log.error("%s %s: the scrape returned nothing for it", provider.name, league)
+                done.append(ScrapeOutcome(provider.name, league, Status.FAILED, slate,
+                                          reason="the scrape returned nothing"))  # fmt: skip
+        outcomes += done
     return outcomes
+
+
+async def _scrape_provider(
+    provider: Provider,
+    context: ScrapeContext,
+    wanted: Sequence[str],
+    sink: Sink,
+    overwrite: bool,
+    stop: asyncio.Event,
+    done: list[ScrapeOutcome],
+) -> str | None:
+    """Save each league's result into `done` as it arrives. On `stop`, cancel the scrape (the
+    league in flight, its page load too) and return that league, said in one log line."""
+    from snuper.browser import BrowserError  # the scrape path may load Playwright
+
+    async def save_each() -> None:
+        async with contextlib.aclosing(provider.scrape(context, wanted)) as results:
+            async for result in results:
+                done.append(_save_result(provider.name, result, context.slate, sink, overwrite))
+
+    task = asyncio.create_task(save_each())
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})  # the browser closes as the scrape unwinds
+    exc = None if task.cancelled() else task.exception()
+    if task.cancelled() or (exc is not None and stop.is_set()):
+        # (an error while unwinding: a browser the same Ctrl-C killed, say)
+        scraped = {o.league for o in done}
+        in_flight = next((lg for lg in wanted if lg not in scraped), None)
+        if in_flight is not None:
+            log.warning("%s %s: abandoned mid-scrape on a stop request; nothing saved for it",
+                        provider.name, in_flight)  # fmt: skip
+        if exc is not None:
+            log.debug("%s: the stopped scrape ended with %r", provider.name, exc)
+        return in_flight
+    if isinstance(exc, BrowserError):
+        log.error("%s: scrape failed: %s", provider.name, exc)
+        scraped = {o.league for o in done}
+        done += [ScrapeOutcome(provider.name, lg, Status.FAILED, context.slate, reason=str(exc))
+                 for lg in wanted if lg not in scraped]  # fmt: skip
+    elif exc is not None:
+        raise exc
+    return None
+
+
+def _save_result(
+    provider: str, result: Snapshot | ScrapeFailure, slate: str, sink: Sink, overwrite: bool
+) -> ScrapeOutcome:
+    if isinstance(result, ScrapeFailure):
+        log.error("%s %s: %s: %s", provider, result.league, result.kind, result.reason)
+        return ScrapeOutcome(provider, result.league, Status(result.kind), slate,
+                             reason=result.reason)  # fmt: skip
+    return save_snapshot(provider, result, sink, overwrite)
 
 
 def save_snapshot(provider: str, snapshot: Snapshot, sink: Sink, overwrite: bool) -> ScrapeOutcome:
@@ -165,7 +231,7 @@ async def _watch(
     today = today_slate(now())
     for provider in providers:
         wanted = [lg for lg in leagues if lg in provider.leagues]
-        load = functools.partial(worker.sink.load_snapshots, provider.name, wanted)
+        load = functools.partial(worker.sink.load_snapshots, provider.name, wanted, today)
         loaded = await worker.call(load)
         found = {s.league for s in loaded.snapshots}
         for league in wanted:
@@ -185,10 +251,23 @@ async def _watch(
             if snapshot.slate_date < today:
                 log.warning("%s %s: the latest snapshot is of %s, not today",
                             provider.name, snapshot.league, snapshot.slate_date)  # fmt: skip
+            try:
+                claim = functools.partial(worker.sink.claim, provider.name, snapshot.league)
+                await worker.call(claim)
+            except SinkBusy as exc:
+                line = f"{provider.name} {snapshot.league}: skipped: {exc}"
+                log.error("%s", line)
+                run.skipped.append(line)
+                continue
             feed = provider.feed(provider.endpoints(), settings, snapshot)
-            engines.append(MonitorEngine(snapshot, feed, worker, settings.monitor, stop, now=now))
+            recorded = await worker.call(functools.partial(worker.sink.last_prices, snapshot))
+            engine = MonitorEngine(
+                snapshot, feed, worker, settings.monitor, stop, now=now, resume=recorded
+            )
+            engines.append(engine)
     if not engines:
-        log.error("nothing to monitor: no snapshot could be read")
+        if not run.skipped:  # otherwise each league's line already said why
+            log.error("nothing to monitor")
         return
     # One engine failing must not cancel the others (and lose what they hold).
     outcomes = await asyncio.gather(*(e.run() for e in engines), return_exceptions=True)

@@ -34,9 +34,11 @@ EXIT_NO_GAMES = 3  # a league has no games today (nothing written for it)
 EXIT_BLOCKED = 4  # the book refused us (HTTP 403/429, a bot-check page)
 EXIT_UNPARSEABLE = 5  # the book answered something the parser cannot read
 EXIT_LOST = 6  # monitor: a sink did not store every record by the shutdown deadline
-EXIT_INTERRUPTED = 130
-# With several leagues, the status of the worst outcome, in this order.
+EXIT_INTERRUPTED = 130  # scrape: SIGINT/SIGTERM came before every league was scraped
+# With several leagues, the status of the worst outcome, in this order (a stop first: the run
+# did not finish, whatever the leagues it reached did).
 SCRAPE_EXIT: tuple[tuple[app.Status, int], ...] = (
+    (app.Status.INTERRUPTED, EXIT_INTERRUPTED),
     (app.Status.FAILED, EXIT_FAILED),
     (app.Status.UNPARSEABLE, EXIT_UNPARSEABLE),
     (app.Status.BLOCKED, EXIT_BLOCKED),
@@ -238,6 +240,44 @@ def scrape_exit_status(outcomes: Sequence[app.ScrapeOutcome]) -> int:
     return EXIT_OK
 
 
+async def _scrape(
+    providers: Sequence[Provider],
+    leagues: Sequence[str],
+    sink: Sink,
+    settings: Settings,
+    overwrite: bool,
+    now: Callable[[], datetime],
+) -> list[app.ScrapeOutcome]:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        return await app.scrape(providers, leagues, sink, settings, overwrite=overwrite, now=now,
+                                stop=stop)  # fmt: skip
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+
+
+def interrupted_line(outcomes: Sequence[app.ScrapeOutcome]) -> str:
+    """One line for a stopped scrape: what is saved, what is not, and how the rest ended."""
+
+    def names(wanted: Sequence[app.Status]) -> str:
+        return ", ".join(f"{o.provider} {o.league}" for o in outcomes if o.status in wanted)
+
+    saved = names((app.Status.WRITTEN, app.Status.KEPT)) or "nothing"
+    not_scraped = ", ".join(f"{o.provider} {o.league} ({o.reason})"
+                            for o in outcomes if o.status == app.Status.INTERRUPTED)  # fmt: skip
+    line = f"interrupted: saved {saved}; not scraped: {not_scraped}"
+    others = [
+        f"{o.provider} {o.league} {o.status}"
+        for o in outcomes
+        if o.status not in (app.Status.WRITTEN, app.Status.KEPT, app.Status.INTERRUPTED)
+    ]
+    return f"{line}; also: {', '.join(others)}" if others else line
+
+
 async def _monitor(
     providers: Sequence[Provider],
     leagues: Sequence[str],
@@ -328,8 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.task == "monitor":
             return asyncio.run(_monitor(providers, leagues, sink, settings, now))
-        outcomes = asyncio.run(app.scrape(providers, leagues, sink, settings,
-                                          overwrite=args.overwrite, now=now))  # fmt: skip
+        outcomes = asyncio.run(_scrape(providers, leagues, sink, settings, args.overwrite, now))
     except SinkError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
@@ -342,4 +381,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SinkError as exc:
         log.error("%s", exc)
         code = code or EXIT_FAILED
+    if code == EXIT_INTERRUPTED:
+        log.warning("%s", interrupted_line(outcomes))
     return code

@@ -13,14 +13,14 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from snuper.backoff import Backoff
 from snuper.config import MonitorSettings
 from snuper.feed import Feed, FeedUnavailable, Message, ParseError, sleep_unless_stopped
-from snuper.model import Heartbeat, Record, Snapshot
+from snuper.model import Heartbeat, LastPrice, Record, Snapshot
 from snuper.sinks.base import Sink
 from snuper.sinks.worker import SinkWorker
 from snuper.slate import iso_utc, utc_now
@@ -81,8 +81,11 @@ class MonitorEngine:
         stop: asyncio.Event,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utc_now,
+        resume: Sequence[LastPrice] = (),
     ) -> None:
         self.watch = Watchlist.from_snapshot(snapshot)
+        # A restart: start from what the sink already holds, not from the snapshot.
+        self.resumed = self.watch.resume(resume)
         self.feed = feed
         self.writer = sink if isinstance(sink, SinkWorker) else SinkWorker(sink)
         self.settings = settings
@@ -115,8 +118,10 @@ class MonitorEngine:
     # ---- lifecycle -------------------------------------------------------------------------
 
     async def run(self) -> MonitorResult:
-        log.info("%s: watching %d events, %d selections via %s", self.name, len(self.activity),
-                 len(self.watch.by_id), self.feed.describe)  # fmt: skip
+        log.info("%s: watching %d events, %d selections via %s%s", self.name,
+                 len(self.activity), len(self.watch.by_id), self.feed.describe,
+                 f", resuming from {self.resumed} recorded prices" if self.resumed else "",
+                 )  # fmt: skip
         writer = asyncio.create_task(self._write_loop())
         try:
             self._tick_over_by_time()

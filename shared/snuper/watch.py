@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from snuper.feed import FeedItem, Quote, Removed
-from snuper.model import Event, OddsUpdate, Price, Selection, Snapshot
+from snuper.model import Event, LastPrice, OddsUpdate, Price, Selection, Snapshot
 
 
 @dataclass(slots=True)
@@ -35,6 +36,8 @@ class Watchlist:
     # Every watched selection by (market, label): a new id in the same slot continues it (a line
     # move), whether its old id was deleted before, after, or never (missed while disconnected).
     by_slot: dict[tuple[str, str], Watched] = field(default_factory=dict)
+    # Every watched selection by (event, market, side): the one key a recorded price carries.
+    by_side: dict[tuple[str, str, str], Watched] = field(default_factory=dict)
     # Ids no longer current, so a later quote naming one as replaced still finds its state;
     # oldest first, and bounded (see _retire), so a season of line moves does not pile up.
     retired: OrderedDict[str, Watched] = field(default_factory=OrderedDict)
@@ -48,7 +51,29 @@ class Watchlist:
                     event.event_id, s, s.selection_id, s.line, s.odds_american, s.odds_decimal
                 )
                 watch.by_id[s.selection_id] = watch.by_slot[(s.market_id, s.label)] = state
+                watch.by_side[(event.event_id, s.market, s.side)] = state
         return watch
+
+    def resume(self, recorded: Iterable[LastPrice]) -> int:
+        """Start from what was already recorded (a restart) instead of the snapshot: later
+        changes compare with it and name it as `previous`. Returns how many were taken."""
+        taken = 0
+        for last in recorded:
+            state = self.by_side.get((last.event_id, last.market, last.side))
+            if state is None:
+                continue  # not in this snapshot (another slate's file, a market dropped)
+            if last.selection_id != state.selection_id:  # a line move gave it a new id
+                if self.by_id.pop(state.selection_id, None) is not None:
+                    self._retire(state.selection_id, state)
+                state.selection_id = last.selection_id
+                self.by_id[last.selection_id] = state
+            state.line, state.odds_american, state.odds_decimal = (
+                last.line,
+                last.odds_american,
+                last.odds_decimal,
+            )
+            taken += 1
+        return taken
 
     def apply(
         self, items: Iterable[FeedItem], source_ts: str | None, received_at: str
@@ -68,11 +93,12 @@ class Watchlist:
 
     def forget_event(self, event_id: str) -> None:
         """Drop every index entry of an event that is over."""
-        for index in (self.by_id, self.retired):
+        indexes: tuple[dict[Any, Watched], ...] = (
+            self.by_id, self.retired, self.by_slot, self.by_side
+        )  # fmt: skip
+        for index in indexes:
             for key in [k for k, state in index.items() if state.event_id == event_id]:
                 del index[key]
-        for slot in [k for k, state in self.by_slot.items() if state.event_id == event_id]:
-            del self.by_slot[slot]
 
     def _orphan(self, selection_id: str) -> None:
         state = self.by_id.pop(selection_id, None)

@@ -1,5 +1,6 @@
 """The service layer: typed scrape outcomes, the slate computed once from the injected clock,
-their exit statuses, and a monitor run that skips an unreadable league and watches the rest."""
+their exit statuses, a stopped scrape that keeps what it saved, and a monitor run that skips an
+unreadable league and watches the rest."""
 
 import asyncio
 import itertools
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from snuper import app
-from snuper.cli import monitor_exit_status, scrape_exit_status
+from snuper.cli import interrupted_line, monitor_exit_status, scrape_exit_status
 from snuper.config import MonitorSettings, Settings
 from snuper.feed import Feed, Message, PollTransport
 from snuper.model import Record, Snapshot
@@ -21,6 +22,7 @@ from snuper.providers.base import (
     ScrapeContext,
     ScrapeFailure,
     ScrapeFn,
+    ScrapeResults,
     SimHooks,
 )
 from snuper.sinks.base import SinkError
@@ -33,11 +35,33 @@ def fake_provider(
     answers: Mapping[str, Snapshot | ScrapeFailure] | None = None,
     seen: list[ScrapeContext] | None = None,
     feed: FeedFactory | None = None,
+    *,
+    hang_at: str | None = None,
+    hanging: asyncio.Event | None = None,
+    trace: list[str] | None = None,
 ) -> Provider:
-    async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> list[Snapshot | ScrapeFailure]:
+    """A book answering `answers` per league; at `hang_at` it sets `hanging` and blocks until
+    cancelled (a page that never loads). `trace` gets what happened to the scrape: each league
+    reached, and how the scrape ended ('cancelled at LEAGUE', 'closed')."""
+    trace = [] if trace is None else trace
+
+    async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> ScrapeResults:
         if seen is not None:
             seen.append(ctx)
-        return [(answers or {})[league] for league in leagues]
+        try:
+            for league in leagues:
+                trace.append(league)
+                if league == hang_at:
+                    if hanging is not None:
+                        hanging.set()
+                    try:
+                        await asyncio.Future()  # never answers
+                    except asyncio.CancelledError:
+                        trace.append(f"cancelled at {league}")
+                        raise
+                yield (answers or {})[league]
+        finally:
+            trace.append("closed")  # where the real scrape closes its browser
 
     def load_scrape() -> ScrapeFn:
         return scrape
@@ -108,11 +132,70 @@ async def test_each_league_gets_a_typed_outcome_and_the_worst_sets_the_exit_stat
         ([app.Status.NO_GAMES, app.Status.BLOCKED], 4),
         ([app.Status.BLOCKED, app.Status.UNPARSEABLE], 5),
         ([app.Status.UNPARSEABLE, app.Status.FAILED, app.Status.WRITTEN], 1),
+        ([app.Status.WRITTEN, app.Status.FAILED, app.Status.INTERRUPTED], 130),
     ],
 )
 def test_exit_status_of_mixed_outcomes(statuses: list[app.Status], code: int) -> None:
     outcomes = [app.ScrapeOutcome("draftkings", "nba", s, "20261201") for s in statuses]
     assert scrape_exit_status(outcomes) == code
+
+
+async def test_a_stop_mid_scrape_keeps_the_leagues_saved_and_marks_the_rest_interrupted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = datetime(2026, 12, 2, 15, tzinfo=UTC)
+    games = snapshot(event(start=now + timedelta(hours=9)))
+    trace: list[str] = []
+    hanging = asyncio.Event()
+    provider = fake_provider({"nba": games}, hang_at="nfl", hanging=hanging, trace=trace)
+    saved = tmp_path / "draftkings" / "events" / f"{games.slate_date}-nba.json"
+    stop = asyncio.Event()
+    scraping = asyncio.create_task(app.scrape([provider], ["nba", "nfl", "mlb"], FsSink(tmp_path),
+                                              Settings(), now=lambda: now, stop=stop))  # fmt: skip
+    await asyncio.wait_for(hanging.wait(), 5)
+    assert trace == ["nba", "nfl"]
+    assert Snapshot.from_json(saved.read_bytes()) == games  # saved before the next league began
+    stop.set()
+    outcomes = await asyncio.wait_for(scraping, 5)
+
+    assert [(o.league, o.status, o.reason) for o in outcomes] == [
+        ("nba", app.Status.WRITTEN, ""),
+        ("nfl", app.Status.INTERRUPTED, "abandoned mid-scrape"),
+        ("mlb", app.Status.INTERRUPTED, "not started"),
+    ]
+    assert trace == ["nba", "nfl", "cancelled at nfl", "closed"]  # mlb never started
+    [abandoned] = [r.getMessage() for r in caplog.records if "abandoned" in r.getMessage()]
+    assert abandoned.startswith("draftkings nfl: abandoned mid-scrape")
+    assert scrape_exit_status(outcomes) == 130
+    assert interrupted_line(outcomes) == (
+        "interrupted: saved draftkings nba; not scraped: "
+        "draftkings nfl (abandoned mid-scrape), draftkings mlb (not started)"
+    )
+
+
+async def test_a_stop_before_the_scrape_starts_nothing(tmp_path: Path) -> None:
+    seen: list[ScrapeContext] = []
+    stop = asyncio.Event()
+    stop.set()
+    outcomes = await app.scrape([fake_provider(seen=seen)], ["nba", "mlb"], FsSink(tmp_path),
+                                Settings(), stop=stop)  # fmt: skip
+    assert not seen and not list(tmp_path.iterdir())
+    assert [(o.league, o.status, o.reason) for o in outcomes] == [
+        ("nba", app.Status.INTERRUPTED, "not started"),
+        ("mlb", app.Status.INTERRUPTED, "not started"),
+    ]
+    assert interrupted_line(outcomes).startswith("interrupted: saved nothing; not scraped: ")
+
+
+async def test_a_scrape_that_ends_closes_the_provider(tmp_path: Path) -> None:
+    now = datetime(2026, 12, 2, 15, tzinfo=UTC)
+    games = snapshot(event(start=now + timedelta(hours=9)))
+    trace: list[str] = []
+    outcomes = await app.scrape([fake_provider({"nba": games}, trace=trace)], ["nba"],
+                                FsSink(tmp_path), Settings(), now=lambda: now)  # fmt: skip
+    assert trace == ["nba", "closed"]
+    assert [o.status for o in outcomes] == [app.Status.WRITTEN]
+    assert scrape_exit_status(outcomes) == 0
 
 
 async def test_monitor_skips_an_unreadable_league_and_watches_the_others(tmp_path: Path) -> None:

@@ -314,6 +314,16 @@ def test_spread_points_as_text(points: object, line: float) -> None:
     assert knicks.selections[2].line == line
 
 
+def _set(where: tuple[Any, ...], value: object) -> dict[str, Any]:
+    """nba_payload() with the value at `where` replaced."""
+    payload = nba_payload()
+    target: Any = payload
+    for key in where[:-1]:
+        target = target[key]
+    target[where[-1]] = value
+    return payload
+
+
 def _drop(path: tuple[Any, ...]) -> dict[str, Any]:
     payload = nba_payload()
     target: Any = payload
@@ -358,13 +368,8 @@ def test_missing_required_field_names_its_path(path: tuple[Any, ...], expected: 
     ],
 )
 def test_wrong_values_name_their_path(where: tuple[Any, ...], value: object, expected: str) -> None:
-    payload = nba_payload()
-    target: Any = payload
-    for key in where[:-1]:
-        target = target[key]
-    target[where[-1]] = value
     with pytest.raises(ParseError) as info:
-        parse_league(payload, "nba", site_base=SITE)
+        parse_league(_set(where, value), "nba", site_base=SITE)
     assert info.value.path == expected
 
 
@@ -1313,3 +1318,131 @@ def test_error_frame_is_reported_not_ignored() -> None:
     batch = FrameDecoder().decode(frame)
     assert batch.kind == "error"
     assert batch.detail is not None and "invalid jwt" in batch.detail and "sub-9" in batch.detail
+
+
+# ---------------------------------------------------------------------------------------------
+# Ids that become paths and keys (issue 6, finding 1): checked where they enter
+# ---------------------------------------------------------------------------------------------
+
+HOSTILE_IDS = ["../../x", "/etc/passwd", "..", ".hidden", "a b", "x" * 129, "9002\n", "a\x00"]
+
+
+@pytest.mark.parametrize("bad", HOSTILE_IDS)
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [
+        (("events", 0, "id"), "events[0].id"),
+        (("markets", 0, "id"), "markets[0].id"),  # a kept market (the main moneyline)
+        (("selections", 1, "id"), "selections[1].id"),
+    ],
+)
+def test_rest_ids_are_checked_where_they_enter(where: tuple[Any, ...], path: str, bad: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_league(_set(where, bad), "nba", site_base=SITE)
+    assert info.value.path == path
+    assert repr(bad)[:20] in info.value.problem and "\n" not in str(info.value)
+
+
+def test_rest_ids_of_what_is_not_kept_are_not_checked() -> None:
+    payload = nba_payload()
+    payload["markets"][4]["id"] = "../7_500"  # player points: not a game line
+    payload["selections"][7]["id"] = "../0QA1"  # its prop selection
+    payload["selections"][7]["marketId"] = "../7_500"
+    payload["events"][2]["id"] = "../7777"  # the NFL game of an NBA load
+    payload["markets"][-1]["eventId"] = "../7777"
+    assert [e.event_id for e in parse_league(payload, "nba", site_base=SITE)] == ["9002", "9001"]
+
+
+def test_rest_numeric_ids_and_the_provider() -> None:
+    payload = nba_payload()
+    payload["events"][0]["id"] = 9002  # an int id is read as its digits, as before
+    assert parse_league(payload, "nba", site_base=SITE)[0].event_id == "9002"
+    with pytest.raises(ValueError, match="provider"):
+        parse_league(nba_payload(), "nba", site_base=SITE, provider="../x")
+
+
+def _full_row(selection_id: str, market_id: str = "3_500", replaced: str = "0OU500O22150_1") -> Any:
+    return [35, [selection_id, market_id, "Over", ["\u2212108", "1.93"], 1.93, 222.5, "Over",
+                 [], 22250, [], replaced, {}]]  # fmt: skip
+
+
+@pytest.mark.parametrize("bad", HOSTILE_IDS)
+@pytest.mark.parametrize(
+    ("groups", "path"),
+    [
+        # a change's selection id; a full row's selection, market and replaced ids
+        (lambda b: [[[], [], []], [[], [], []], [[], [], [[24, [b, "x", ["-110"]]]]]],
+         "frame[2][0][2][2][0][1][0]"),
+        (lambda b: [[[], [], [_full_row(b)]], [[], [], []], [[], [], []]],
+         "frame[2][0][0][2][0][1][0]"),
+        (lambda b: [[[], [], [_full_row("0OU500O22250_1", market_id=b)]], [[], [], []],
+                    [[], [], []]], "frame[2][0][0][2][0][1][1]"),
+        (lambda b: [[[], [], [_full_row("0OU500O22250_1", replaced=b)]], [[], [], []],
+                    [[], [], []]], "frame[2][0][0][2][0][1][10]"),
+        # deletes of an event, a market, a selection
+        (lambda b: [[[], [], []], [["9002", b], [], []], [[], [], []]], "frame[2][0][1][0][1]"),
+        (lambda b: [[[], [], []], [[], [b], []], [[], [], []]], "frame[2][0][1][1][0]"),
+        (lambda b: [[[], [], []], [[], [], ["0ML500_1", b]], [[], [], []]],
+         "frame[2][0][1][2][1]"),
+        # a market's suspension
+        (lambda b: [[[], [], []], [[], [], []], [[], [[23, [b, "Spread", True]]], []]],
+         "frame[2][0][2][1][0][1][0]"),
+    ],
+)  # fmt: skip
+def test_a_bad_id_in_a_frame_is_a_parse_error_for_that_frame(
+    groups: Any, path: str, bad: str
+) -> None:
+    decoder = FrameDecoder()
+    decoder.track(SUB, "events", initial_data=False)
+    with pytest.raises(ParseError) as info:
+        decoder.decode(update(SUB, groups(bad)))
+    assert info.value.path == path
+    assert repr(bad)[:20] in info.value.problem and "\n" not in str(info.value)
+    # The decoder goes on: the next frame is read as usual.
+    assert decoder.decode(update(SUB, groups("0ML500_1"))).kind == "update"
+
+
+def test_a_market_row_without_a_suspension_is_not_read_at_all() -> None:
+    # No item comes of it, so its id is never used: nothing to refuse.
+    frame = update(SUB, [[[], [], []], [[], [], []], [[], [[23, ["../x", "Spread"]]], []]])
+    assert FrameDecoder().decode(frame).items == ()
+
+
+@pytest.mark.parametrize("bad", HOSTILE_IDS)
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        (lambda b: {"change": {"selections": [{"id": b, "displayOdds": {"american": "+100"}}]}},
+         "frame.data.data.change.selections[0].id"),
+        (lambda b: {"change": {"selections": [{"id": b}]}},  # even without a price
+         "frame.data.data.change.selections[0].id"),
+        (lambda b: {"add": {"selections": [{"id": "0ML500_1", "marketId": b,
+                                            "displayOdds": {"american": "+100"}}]}},
+         "frame.data.data.add.selections[0].marketId"),
+        (lambda b: {"add": {"selections": [{"id": "0ML500_1", "replacedSelectionId": b,
+                                            "displayOdds": {"american": "+100"}}]}},
+         "frame.data.data.add.selections[0].replacedSelectionId"),
+        (lambda b: {"change": {"markets": [{"id": b, "isSuspended": True}]}},
+         "frame.data.data.change.markets[0].id"),
+        (lambda b: {"remove": {"events": ["9002", b]}}, "frame.data.data.remove.events[1]"),
+        (lambda b: {"remove": {"markets": [b]}}, "frame.data.data.remove.markets[0]"),
+        (lambda b: {"remove": {"selections": [b]}}, "frame.data.data.remove.selections[0]"),
+    ],
+)  # fmt: skip
+def test_a_bad_id_in_a_json_frame_is_a_parse_error(body: Any, path: str, bad: str) -> None:
+    with pytest.raises(ParseError) as info:
+        FrameDecoder().decode(_json_update(body(bad)))
+    assert info.value.path == path
+    assert repr(bad)[:20] in info.value.problem
+
+
+def test_a_hash_in_a_selection_id_is_a_real_draftkings_id() -> None:
+    # The captured format=json feed removes this prop selection; a market or event id with "#"
+    # is still refused.
+    prop = "0QA372230232#2294390952_13L84240Q11697086504Q20"
+    batch = FrameDecoder().decode(_json_update({"remove": {"selections": [prop]}}))
+    assert batch.items == (Removed("selection", prop),)
+    frame = update(SUB, [[[], [], []], [[], [], [prop]], [[], [], []]])
+    assert FrameDecoder().decode(frame).items == (Removed("selection", prop),)
+    with pytest.raises(ParseError):
+        FrameDecoder().decode(_json_update({"remove": {"markets": ["1#2"]}}))

@@ -12,7 +12,7 @@ import pytest
 from snuper.config import SinkSettings
 from snuper.model import Heartbeat, OddsUpdate, Price, Snapshot
 from snuper.sinks import fs
-from snuper.sinks.base import SinkConfigError, SinkError, build_sink
+from snuper.sinks.base import SinkBusy, SinkConfigError, SinkError, build_sink
 from snuper.sinks.fs import FsSink, build
 from tests.factories import event, snapshot
 
@@ -292,3 +292,42 @@ def test_an_events_path_that_is_not_a_folder_is_a_sink_error(tmp_path: Path) -> 
     events.write_text("x")
     with pytest.raises(SinkError, match=f"cannot read {events}: Not a directory"):
         FsSink(tmp_path).load_snapshots("draftkings", ["nba"])
+
+
+def test_the_monitored_slate_is_loaded_by_its_name_never_a_later_one(tmp_path: Path) -> None:
+    sink = FsSink(tmp_path)
+    yesterday = snapshot(event("201", "700"), slate="20261130")
+    today = snapshot(event("301", "800"), slate="20261201")
+    sink.save_snapshot(yesterday)
+    sink.save_snapshot(today)
+    folder = tmp_path / "draftkings" / "events"
+    future = folder / "20991231-nba.json"  # a stray future-dated file
+    future.write_bytes(snapshot(event("999", "900"), slate="20991231").to_json())
+    (folder / "backup-nba.json").write_bytes(b"{}")
+    assert sink.load_snapshots("draftkings", ["nba"], "20261201").snapshots == [today]
+    # No snapshot of the slate yet: the newest earlier one (the monitor warns that it is old).
+    assert sink.load_snapshots("draftkings", ["nba"], "20261130").snapshots == [yesterday]
+    assert sink.load_snapshots("draftkings", ["nba"], "20261129").snapshots == []
+
+
+def test_a_file_holding_another_league_than_its_name_is_not_used(tmp_path: Path) -> None:
+    folder = tmp_path / "draftkings" / "events"
+    folder.mkdir(parents=True)
+    nba = snapshot()
+    (folder / f"{nba.slate_date}-nfl.json").write_bytes(nba.to_json())
+    loaded = FsSink(tmp_path).load_snapshots("draftkings", ["nfl"], nba.slate_date)
+    assert loaded.snapshots == []
+    [reason] = loaded.unreadable.values()
+    assert "holds draftkings/nba/20261201" in reason and "says draftkings/nfl" in reason
+
+
+def test_a_league_is_claimed_by_one_monitor_at_a_time(tmp_path: Path) -> None:
+    first, second = FsSink(tmp_path), FsSink(tmp_path)
+    first.claim("draftkings", "nba")
+    first.claim("draftkings", "nba")  # claiming again what it holds is fine
+    second.claim("draftkings", "nfl")  # another league is free
+    with pytest.raises(SinkBusy, match=rf"pid {os.getpid()} holds"):
+        second.claim("draftkings", "nba")
+    first.close()  # a monitor that ends (or dies: the kernel drops a flock) frees it
+    second.claim("draftkings", "nba")
+    second.close()

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from snuper.model import Heartbeat, Record
+from snuper.model import Heartbeat, LastPrice, Market, OddsUpdate, Record, Side
 from snuper.sinks.base import SinkError
 from snuper.sinks.fs import FsSink
+from tests.factories import event, snapshot
 
 REAL_WRITE = os.write
 REAL_OPEN = os.open
@@ -337,3 +338,30 @@ def test_a_folder_whose_fsync_failed_is_tried_again(
     sink.flush()
     assert len(folder_syncs) == 2  # and then done
     sink.close()
+
+
+def test_last_prices_are_the_last_odds_record_per_market_and_side(tmp_path: Path) -> None:
+    snap = snapshot(event("101", "500"), event("102", "600"))
+    sink = FsSink(tmp_path)
+
+    def move(
+        selection: str, market: Market, side: Side, line: float | None, american: int
+    ) -> OddsUpdate:
+        return OddsUpdate("draftkings", "nba", "101", snap.slate_date, selection, market, side,
+                          line, american, 2.0, None, None, "2026-12-02T00:30:00Z")  # fmt: skip
+
+    sink.write_updates([
+        move("0ML500_1", "moneyline", "home", None, -160),
+        move("0HC500N350_1", "spread", "home", -3.5, -110),
+        move("0ML500_1", "moneyline", "home", None, -170),
+        move("0HC500N450_1", "spread", "home", -4.5, -105),  # after a line move: a new id
+    ])  # fmt: skip
+    sink.close()
+    path = tmp_path / "draftkings" / "odds" / f"{snap.slate_date}-nba-101.json"
+    with path.open("ab") as torn:  # a heartbeat, then a tail torn by a kill -9
+        torn.write(beat("101", 1).to_json() + b"\n" + b'{"type": "odds", "event_id": "101", "mar')
+    last = {(p.market, p.side): p for p in FsSink(tmp_path).last_prices(snap)}
+    assert last == {
+        ("moneyline", "home"): LastPrice("101", "moneyline", "home", "0ML500_1", None, -170, 2.0),
+        ("spread", "home"): LastPrice("101", "spread", "home", "0HC500N450_1", -4.5, -105, 2.0),
+    }

@@ -9,6 +9,7 @@ to it: nothing depends on the day the suite runs.
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,9 +65,8 @@ def engine(
     stop: asyncio.Event | None = None,
     clock: Callable[[], float] | None = None,
 ) -> MonitorEngine:
-    extra = {} if clock is None else {"clock": clock}
-    return MonitorEngine(snap, feed, sink, settings, stop or asyncio.Event(), now=lambda: now,
-                         **extra)  # fmt: skip
+    return MonitorEngine(snap, feed, sink, settings, stop or asyncio.Event(),
+                         clock=clock or time.monotonic, now=lambda: now)  # fmt: skip
 
 
 def script_parser(message: Message) -> FeedBatch:

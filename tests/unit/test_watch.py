@@ -1,5 +1,5 @@
 from snuper.feed import MarketStatus, Quote, Removed
-from snuper.model import OddsUpdate, Price
+from snuper.model import LastPrice, OddsUpdate, Price
 from snuper.watch import Watchlist
 from tests.factories import event, snapshot
 
@@ -123,3 +123,19 @@ def test_line_moved_while_disconnected_is_caught_from_initial_data() -> None:
     # the stale old id no longer moves anything
     assert updates(watch, Quote("0HC500N350_1", -130, 1.7692)) == []
     assert len(updates(watch, Quote("0HC500N400_1", -130, 1.7692))) == 1
+
+
+def test_a_resumed_watchlist_compares_with_what_was_recorded() -> None:
+    watch = Watchlist.from_snapshot(snapshot())
+    recorded = [
+        LastPrice("101", "moneyline", "home", "0ML500_1", None, -170, 1.5882),
+        # A line move recorded before the restart: the spread's home side has a new id.
+        LastPrice("101", "spread", "home", "0HC500N450_1", -4.5, -105, 1.9524),
+        LastPrice("999", "total", "over", "0OU999O1_1", 1.0, 100, 2.0),  # not watched
+    ]
+    assert watch.resume(recorded) == 2
+    assert updates(watch, Quote("0ML500_1", -170, 1.5882)) == []  # already recorded
+    [moved] = updates(watch, Quote("0HC500N450_1", -110, 1.9091, line=-4.5))
+    assert isinstance(moved, OddsUpdate)
+    assert moved.previous == Price(-4.5, -105, 1.9524)
+    assert updates(watch, Quote("0HC500N350_1", -130, 1.7692, line=-3.5)) == []  # retired id

@@ -6,7 +6,7 @@ A provider's scrape, feed and simulator modules are imported only when used, so 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -44,8 +44,12 @@ class ScrapeFailure:
     reason: str
 
 
-# (context, leagues) -> per league, in the order asked: its snapshot or why there is none
-ScrapeFn = Callable[[ScrapeContext, Sequence[str]], Awaitable[list[Snapshot | ScrapeFailure]]]
+# Per league, in the order asked and as soon as it is scraped: its snapshot or why there is none.
+# An async generator: the caller saves each league on arrival, and may close it early (aclose, or
+# cancel the task iterating it), which abandons the league in progress and releases the browser.
+ScrapeResults = AsyncGenerator[Snapshot | ScrapeFailure, None]
+# (context, leagues) -> the results, one per league
+ScrapeFn = Callable[[ScrapeContext, Sequence[str]], ScrapeResults]
 # (endpoints, settings, snapshot) -> the feed that watches the snapshot's events
 FeedFactory = Callable[[Mapping[str, str], Settings, Snapshot], Feed]
 # (app, options) -> mounts the book's simulated routes on the shared simulator app
@@ -75,10 +79,8 @@ class Provider:
     def endpoints(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
         return resolve_endpoints(self.name, self.endpoint_defaults, env)
 
-    async def scrape(
-        self, context: ScrapeContext, leagues: Sequence[str]
-    ) -> list[Snapshot | ScrapeFailure]:
-        return await self.load_scrape()(context, leagues)
+    def scrape(self, context: ScrapeContext, leagues: Sequence[str]) -> ScrapeResults:
+        return self.load_scrape()(context, leagues)
 
     def feed(self, endpoints: Mapping[str, str], settings: Settings, snapshot: Snapshot) -> Feed:
         return self.load_feed()(endpoints, settings, snapshot)

@@ -14,7 +14,9 @@ class Faults:
     malformed_at: the Nth update frame (1-based, counted over the whole sim) is sent as bytes
         that are not a valid frame, once; the real frame follows right after it.
     http_status / http_failures: answer the JSON API with this status the first N times.
-    delay_s: every HTTP response waits this long first (a slow site).
+    delay_s: every HTTP response waits this long first (a slow site) ...
+    delay_after_api: ... once this many JSON API requests came in (0: from the first request;
+        1: the first league loads at full speed, the site slows down for the next ones).
     unreadable_api: the JSON API answers 200 with JSON of a shape the parser does not know (as
         after a redesign of the book's API), every time.
     """
@@ -24,6 +26,7 @@ class Faults:
     http_status: int | None = None
     http_failures: int = 0
     delay_s: float = 0.0
+    delay_after_api: int = 0
     unreadable_api: bool = False
 
 

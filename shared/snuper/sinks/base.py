@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from snuper.model import Record, Snapshot
+from snuper.model import LastPrice, Record, Snapshot
 
 if TYPE_CHECKING:
     from snuper.config import SinkSettings
@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 class SinkError(OSError):
     """A sink cannot store or read; the message names the path or target."""
+
+
+class SinkBusy(SinkError):
+    """Another monitor holds the provider and league (its pid in the message)."""
 
 
 class SinkConfigError(ValueError):
@@ -45,8 +49,21 @@ class Sink(Protocol):
         overwrite is off. An existing snapshot that cannot be read is replaced (and said so)."""
         ...
 
-    def load_snapshots(self, provider: str, leagues: Sequence[str]) -> LoadedSnapshots:
-        """The latest snapshot of each league that has one."""
+    def load_snapshots(
+        self, provider: str, leagues: Sequence[str], slate: str | None = None
+    ) -> LoadedSnapshots:
+        """Per league, the snapshot of `slate`, else the newest earlier one (never a later
+        one); without `slate`, the newest."""
+        ...
+
+    def claim(self, provider: str, league: str) -> None:
+        """Hold the provider and league for this monitor until close; SinkBusy (naming the
+        holder) when another monitor holds them, so no record is written twice."""
+        ...
+
+    def last_prices(self, snapshot: Snapshot) -> list[LastPrice]:
+        """The last price recorded per event, market and side of the snapshot's events (none
+        before the first run): a restarted monitor resumes from them."""
         ...
 
     def write_updates(self, records: Sequence[Record]) -> None:

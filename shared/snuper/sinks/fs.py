@@ -15,6 +15,7 @@ opened for the first time); close() flushes, then closes every file.
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import re
@@ -29,8 +30,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import orjson
 
-from snuper.model import Record, Snapshot
-from snuper.sinks.base import LoadedSnapshots, SinkConfigError, SinkError
+from snuper.model import LastPrice, Record, Snapshot
+from snuper.sinks.base import LoadedSnapshots, SinkBusy, SinkConfigError, SinkError
 
 if TYPE_CHECKING:
     from snuper.config import SinkSettings
@@ -136,6 +137,7 @@ class FsSink:
         self._new_dirs: set[str] = set()  # folders of files opened for the first time
         self._opened: set[str] = set()
         self._paths: dict[tuple[str, str, str, str], str] = {}
+        self._claims: dict[Path, int] = {}  # lock file -> its fd (the flock lives with it)
         # Batches whose write failed, by identity: each writer (one per league, sharing this
         # sink) retries its own, so another league's write in between must not forget it.
         self._failed: OrderedDict[int, _FailedBatch] = OrderedDict()
@@ -143,20 +145,33 @@ class FsSink:
     # -- paths -------------------------------------------------------------------------------
 
     def snapshot_path(self, provider: str, league: str, slate_date: str) -> Path:
-        return self.root / provider / "events" / f"{slate_date}-{league}.json"
+        return self._inside_root(self.root / provider / "events" / f"{slate_date}-{league}.json")
 
     def odds_path(self, record: Record) -> Path:
         return Path(self._odds_file(record))
 
     def _odds_file(self, record: Record) -> str:
-        # Hot path: one dict lookup per record; the path is built once per event.
+        # Hot path: one dict lookup per record; the path is built (and checked) once per event.
         key = (record.provider, record.slate_date, record.league, record.event_id)
         path = self._paths.get(key)
         if path is None:
             if len(self._paths) >= _CACHE_LIMIT:
                 self._paths.clear()
             name = f"{record.slate_date}-{record.league}-{record.event_id}.json"
-            path = self._paths[key] = str(self.root / record.provider / "odds" / name)
+            checked = self._inside_root(self.root / record.provider / "odds" / name)
+            path = self._paths[key] = str(checked)
+        return path
+
+    def _inside_root(self, path: Path) -> Path:
+        """`path` when it stays below the root once both are resolved (symlinks, ".."), else
+        SinkError. Ids are checked where they enter (snuper.ids); this is defence in depth."""
+        try:
+            root = self.root.resolve()
+            resolved = path.resolve()
+        except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
+            raise SinkError(f"refusing the path {str(path)!r}: {exc}") from None
+        if resolved == root or not resolved.is_relative_to(root):
+            raise SinkError(f"refusing the path {str(path)!r}: it leaves the folder {root}")
         return path
 
     def describe(self, snapshot: Snapshot) -> str:
@@ -220,7 +235,61 @@ class FsSink:
                 partial.unlink(missing_ok=True)
             raise SinkError(f"cannot write {path}: {_strerror(exc)}") from exc
 
-    def load_snapshots(self, provider: str, leagues: Sequence[str]) -> LoadedSnapshots:
+    def claim(self, provider: str, league: str) -> None:
+        """An exclusive flock on <dir>/<provider>/.monitor-<league>.lock holding our pid; the
+        kernel drops it when the process dies, so a kill -9 leaves no stale lock."""
+        path = self.root / provider / f".monitor-{league}.lock"
+        with self._lock:
+            if path in self._claims:
+                return
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            except OSError as exc:
+                raise SinkError(f"cannot lock {path}: {_strerror(exc)}") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise SinkBusy(
+                    f"{provider} {league} is already monitored into {self.root} "
+                    f"(pid {holder} holds {path})"
+                ) from None
+            except OSError as exc:
+                os.close(fd)
+                raise SinkError(f"cannot lock {path}: {_strerror(exc)}") from exc
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            self._claims[path] = fd
+
+    def last_prices(self, snapshot: Snapshot) -> list[LastPrice]:
+        """The last odds record per market and side in each event's file. A line that cannot be
+        read (a tail torn by a crash) is skipped: the records before it still count."""
+        found: list[LastPrice] = []
+        folder = self.root / snapshot.provider / "odds"
+        for event in snapshot.events:
+            path = folder / f"{snapshot.slate_date}-{snapshot.league}-{event.event_id}.json"
+            try:
+                lines = path.read_bytes().splitlines()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise SinkError(f"cannot read {path}: {_strerror(exc)}") from exc
+            last: dict[tuple[str, str], LastPrice] = {}
+            for line in lines:
+                price = _last_price(line, event.event_id)
+                if price is not None:
+                    last[(price.market, price.side)] = price
+            found.extend(last.values())
+        return found
+
+    def load_snapshots(
+        self, provider: str, leagues: Sequence[str], slate: str | None = None
+    ) -> LoadedSnapshots:
+        """Per league, the snapshot of `slate` by its exact name, else the newest earlier one
+        (a file dated after `slate` is never taken); without `slate`, the newest. Only names of
+        the layout count, and a file must hold what its name says."""
         folder = self.root / provider / "events"
         try:
             names = [entry.name for entry in folder.iterdir()]
@@ -229,11 +298,12 @@ class FsSink:
         except OSError as exc:
             raise SinkError(f"cannot read {folder}: {_strerror(exc)}") from exc
         wanted = set(leagues)
-        # File names start with the slate date, so the last in order is the latest.
         latest: dict[str, str] = {}
         for name in names:
             match = _SNAPSHOT_NAME.fullmatch(name)
-            if match and match[2] in wanted and name > latest.get(match[2], ""):
+            if not match or match[2] not in wanted or (slate is not None and match[1] > slate):
+                continue
+            if name > latest.get(match[2], ""):  # names start with the date: later sorts last
                 latest[match[2]] = name
         found = LoadedSnapshots()
         for league in dict.fromkeys(leagues):
@@ -241,9 +311,19 @@ class FsSink:
                 continue
             path = folder / latest[league]
             try:
-                found.snapshots.append(Snapshot.from_json(path.read_bytes()))
+                snapshot = Snapshot.from_json(path.read_bytes())
             except (OSError, ValueError, TypeError) as exc:  # SnapshotError, JSONDecodeError
                 found.unreadable[league] = f"cannot read snapshot {path}: {_reason(exc)}"
+                continue
+            named = (provider, league, latest[league][:8])
+            held = (snapshot.provider, snapshot.league, snapshot.slate_date)
+            if held != named:
+                found.unreadable[league] = (
+                    f"cannot use snapshot {path}: it holds {'/'.join(held)}, "
+                    f"its name says {'/'.join(named)}"
+                )
+                continue
+            found.snapshots.append(snapshot)
         return found
 
     # -- odds --------------------------------------------------------------------------------
@@ -376,5 +456,29 @@ class FsSink:
                     failure = failure or SinkError(f"cannot close {path}: {_strerror(exc)}")
             self._fds.clear()
             self._dirty.clear()
+            for fd in self._claims.values():  # closing the fd releases the flock
+                os.close(fd)
+            self._claims.clear()
         if failure is not None:
             raise failure
+
+
+def _last_price(line: bytes, event_id: str) -> LastPrice | None:
+    """An odds line of the event's file as a LastPrice; None for heartbeats and for lines that
+    cannot be read (a torn tail, a hand edit)."""
+    try:
+        data = orjson.loads(line)
+        if data.get("type") != "odds" or data.get("event_id") != event_id:
+            return None
+        line_value = data["line"]
+        return LastPrice(
+            event_id=event_id,
+            market=data["market"],
+            side=data["side"],
+            selection_id=str(data["selection_id"]),
+            line=None if line_value is None else float(line_value),
+            odds_american=int(data["odds_american"]),
+            odds_decimal=float(data["odds_decimal"]),
+        )
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+        return None

@@ -18,6 +18,7 @@ import msgpack
 import orjson
 
 from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote, Removed
+from snuper.ids import FULLMATCH, IdField, check_id, id_problem
 from snuper.model import Event, Market, Selection, Side
 from snuper.odds import OddsError, american_to_decimal, parse_american, parse_line
 from snuper.slate import normalise_ts, parse_iso, slate_date
@@ -69,6 +70,7 @@ def parse_league(
     ids = LEAGUES.get(league)
     if ids is None:
         raise ValueError(f"unknown DraftKings league {league!r} (known: {', '.join(LEAGUES)})")
+    check_id("provider", provider)
     if not isinstance(payload, Mapping):
         raise ParseError("payload", "expected a JSON object")
     raw_events = _list_field(payload, "events", required=True)
@@ -101,6 +103,7 @@ def parse_league(
         kind = _market_kind(obj, market_id)
         if kind is None:
             continue
+        _check_id("market_id", market_id, f"{path}.id")  # one we keep: it enters the snapshot
         tags = obj.get("tags")
         tagged = isinstance(tags, list) and any(t in MAIN_TAGS for t in tags if isinstance(t, str))
         current = chosen.get((event_id, kind))
@@ -120,6 +123,7 @@ def parse_league(
         if owner is None:
             continue  # not a main-line market of a listed event
         event_id, kind = owner
+        _check_id("selection_id", selection_id, f"{path}.id")
         selection = _rest_selection(obj, path, selection_id, market_id, kind)
         if selection is None:
             continue
@@ -170,7 +174,7 @@ def _rank_key(item: tuple[int, int, int, Selection]) -> tuple[int, int, int]:
 
 
 def _event_head(obj: Mapping[str, Any], path: str) -> _Head:
-    event_id = _req_id(obj, "id", path)
+    event_id = _check_id("event_id", _req_id(obj, "id", path), f"{path}.id")
     start_raw = obj.get("startEventDate")
     if not isinstance(start_raw, str):
         raise ParseError(f"{path}.startEventDate", _missing_or_type(start_raw, "an ISO date"))
@@ -295,6 +299,28 @@ def _req_id(obj: Mapping[str, Any], key: str, path: str) -> str:
 
 def _missing_or_type(value: object, expected: str) -> str:
     return "missing" if value is None else f"expected {expected}, got {type(value).__name__}"
+
+
+# Every id that reaches a snapshot, a record or the engine's indexes is checked here (ids.py):
+# one precompiled fullmatch per id, and an error text only for an id that fails.
+_MARKET_ID_OK: Final = FULLMATCH["market_id"]
+_SELECTION_ID_OK: Final = FULLMATCH["selection_id"]
+_REMOVED_FIELD: Final[dict[str, IdField]] = {
+    "event": "event_id",
+    "market": "market_id",
+    "selection": "selection_id",
+}
+
+
+def _check_id(field: IdField, value: str, path: str) -> str:
+    """`value` when it is a valid `field` (ids.py), else ParseError naming `path`."""
+    if FULLMATCH[field](value) is None:
+        raise _bad_id(field, value, path)
+    return value
+
+
+def _bad_id(field: IdField, value: object, path: str) -> ParseError:
+    return ParseError(path, id_problem(field, value) or "not a valid id")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -534,9 +560,12 @@ class FrameDecoder:
             ids = deletes[pos]
             if not isinstance(ids, list):
                 raise ParseError(f"frame[2][0][1][{pos}]", "expected a list of ids")
+            id_ok = FULLMATCH[_REMOVED_FIELD[kind]]
             for k, entity_id in enumerate(ids):
                 if not isinstance(entity_id, str):
                     raise ParseError(f"frame[2][0][1][{pos}][{k}]", "expected an id string")
+                if id_ok(entity_id) is None:
+                    raise _bad_id(_REMOVED_FIELD[kind], entity_id, f"frame[2][0][1][{pos}][{k}]")
                 items.append(Removed(kind, entity_id))
         self._entries(groups[2], 2, market_pos, selection_pos, items)
         listed = _initial_events(groups) if first and entity == "events" else None
@@ -611,9 +640,14 @@ class FrameDecoder:
                 raise ParseError(f"frame.data.data.{op}", "expected an object")
             if op == "remove":
                 for key, kind in _JSON_REMOVE:
+                    id_ok = FULLMATCH[_REMOVED_FIELD[kind]]
                     for k, entity_id in enumerate(_json_list(section, op, key)):
                         if not isinstance(entity_id, str):
                             raise ParseError(f"frame.data.data.remove.{key}[{k}]", "expected an id")
+                        if id_ok(entity_id) is None:
+                            field = _REMOVED_FIELD[kind]
+                            where = f"frame.data.data.remove.{key}[{k}]"
+                            raise _bad_id(field, entity_id, where)
                         items.append(Removed(kind, entity_id))
                 continue
             for k, market in enumerate(_json_list(section, op, "markets")):
@@ -622,6 +656,7 @@ class FrameDecoder:
                 market_id = _req_str(obj, "id", path)
                 suspended = obj.get("isSuspended")
                 if isinstance(suspended, bool):
+                    _check_id("market_id", market_id, f"{path}.id")
                     items.append(MarketStatus(market_id, suspended))
             for k, selection in enumerate(_json_list(section, op, "selections")):
                 quote_ = _json_quote(selection, f"frame.data.data.{op}.selections[{k}]")
@@ -665,14 +700,32 @@ def _selection(row: _SelectionRow, fields: list[Any], g: int, pos: int, k: int) 
         value = fields[index] if index is not None and n > index else None
         return value if isinstance(value, str) else None
 
-    points_path = f"frame[2][0][{g}][{pos}][{k}][1][{row.points}]"
+    # Hot path: a fullmatch per id, and a field path formatted only for a bad id or line.
+    selection_id: str = fields[0]  # a str: _entries checked it
+    if _SELECTION_ID_OK(selection_id) is None:
+        raise _bad_id("selection_id", selection_id, f"frame[2][0][{g}][{pos}][{k}][1][0]")
+    market_id = text(row.market)
+    if market_id is not None and _MARKET_ID_OK(market_id) is None:
+        raise _bad_id("market_id", market_id, f"frame[2][0][{g}][{pos}][{k}][1][{row.market}]")
+    replaced_id = text(row.replaced)
+    if replaced_id is not None and _SELECTION_ID_OK(replaced_id) is None:
+        where = f"frame[2][0][{g}][{pos}][{k}][1][{row.replaced}]"
+        raise _bad_id("selection_id", replaced_id, where)
+    line = None
+    if n > row.points and fields[row.points] is not None:
+        try:
+            line = _line(fields[row.points], "")
+        except ParseError as exc:
+            raise ParseError(
+                f"frame[2][0][{g}][{pos}][{k}][1][{row.points}]", exc.problem
+            ) from None
     return Quote(
-        selection_id=fields[0],
+        selection_id=selection_id,
         odds_american=price[0],
         odds_decimal=price[1],
-        line=_line(fields[row.points], points_path) if n > row.points else None,
-        market_id=text(row.market),
-        replaced_id=text(row.replaced),
+        line=line,
+        market_id=market_id,
+        replaced_id=replaced_id,
         label=text(row.label),
     )
 
@@ -688,14 +741,25 @@ def _selection_full(fields: list[Any], g: int, pos: int, k: int) -> Quote | None
 def _market_change(fields: list[Any], g: int, pos: int, k: int) -> MarketStatus | None:
     # 23: [id, name, isSuspended, ...]
     suspended = fields[2] if len(fields) > 2 else None
-    return MarketStatus(fields[0], suspended) if isinstance(suspended, bool) else None
+    return _market_status(fields[0], suspended, g, pos, k)
 
 
 def _market_full(fields: list[Any], g: int, pos: int, k: int) -> MarketStatus | None:
     # 34: index 0 id, index 7 [id, betOfferTypeId, name]; isSuspended at index 5 is INFERRED
     # (public decoders read it there), so only a real boolean there counts.
     suspended = fields[5] if len(fields) > 5 else None
-    return MarketStatus(fields[0], suspended) if isinstance(suspended, bool) else None
+    return _market_status(fields[0], suspended, g, pos, k)
+
+
+def _market_status(
+    market_id: str, suspended: object, g: int, pos: int, k: int
+) -> MarketStatus | None:
+    """A market's suspension when the row tells it (a real bool), its id checked."""
+    if not isinstance(suspended, bool):
+        return None
+    if _MARKET_ID_OK(market_id) is None:
+        raise _bad_id("market_id", market_id, f"frame[2][0][{g}][{pos}][{k}][1][0]")
+    return MarketStatus(market_id, suspended)
 
 
 _HANDLED_TAGS: Final[dict[int, Callable[[list[Any], int, int, int], FeedItem | None]]] = {
@@ -730,6 +794,8 @@ def _json_list(section: dict[str, Any], op: str, key: str) -> list[Any]:
 def _json_quote(value: object, path: str) -> Quote | None:
     obj = _obj(value, path)
     selection_id = _req_str(obj, "id", path)
+    if _SELECTION_ID_OK(selection_id) is None:
+        raise _bad_id("selection_id", selection_id, f"{path}.id")
     odds = obj.get("displayOdds")
     if odds is None:
         return None  # a partial change without a price
@@ -740,7 +806,11 @@ def _json_quote(value: object, path: str) -> Quote | None:
         return None
     american = _american(american_raw, f"{path}.displayOdds.american")
     market_id = obj.get("marketId")
+    if isinstance(market_id, str) and _MARKET_ID_OK(market_id) is None:
+        raise _bad_id("market_id", market_id, f"{path}.marketId")
     replaced = obj.get("replacedSelectionId")
+    if isinstance(replaced, str) and _SELECTION_ID_OK(replaced) is None:
+        raise _bad_id("selection_id", replaced, f"{path}.replacedSelectionId")
     label = obj.get("label")
     return Quote(
         selection_id=selection_id,

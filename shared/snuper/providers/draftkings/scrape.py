@@ -12,7 +12,7 @@ from snuper.backoff import Backoff
 from snuper.browser import BrowserError, NotJson, PageJson, json_loaded_by_page, open_browser
 from snuper.feed import ParseError, retry_after_s
 from snuper.model import Event, Snapshot
-from snuper.providers.base import ScrapeContext, ScrapeFailure
+from snuper.providers.base import ScrapeContext, ScrapeFailure, ScrapeResults
 from snuper.providers.draftkings.parse import LEAGUES, parse_league
 
 log = logging.getLogger("snuper.draftkings")
@@ -35,12 +35,12 @@ def todays_games(events: Sequence[Event], today: str) -> list[Event]:
     return [e for e in events if e.slate_date == today]
 
 
-async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> list[Snapshot | ScrapeFailure]:
-    outcomes: list[Snapshot | ScrapeFailure] = []
+async def scrape(ctx: ScrapeContext, leagues: Sequence[str]) -> ScrapeResults:
+    """Each league's outcome as soon as it is read (the caller saves it before the next starts).
+    Closing the generator or cancelling its task abandons the page load at once."""
     async with open_browser(ctx.settings, ctx.browser) as browser:
         for league in leagues:
-            outcomes.append(await _scrape_league(ctx, browser, league))
-    return outcomes
+            yield await _scrape_league(ctx, browser, league)
 
 
 async def _scrape_league(

@@ -1090,7 +1090,7 @@ class DraftKingsSim:
         """Counts the request and applies the HTTP faults; a response means 'answer this'."""
         self.http_requests += 1
         faults = self.options.faults
-        if faults.delay_s > 0:
+        if faults.delay_s > 0 and self.api_requests >= faults.delay_after_api:
             await asyncio.sleep(faults.delay_s)
         if api:
             self.api_requests += 1
