@@ -21,7 +21,7 @@ from snuper.backoff import Backoff
 from snuper.config import MonitorSettings
 from snuper.feed import Feed, FeedUnavailable, Message, ParseError, sleep_unless_stopped
 from snuper.model import Heartbeat, LastPrice, Record, Snapshot
-from snuper.sinks.base import Sink
+from snuper.sinks.base import Sink, SinkError
 from snuper.sinks.worker import SinkWorker
 from snuper.slate import iso_utc, utc_now
 from snuper.watch import Watchlist
@@ -37,6 +37,14 @@ HEALTHY_AFTER_S = 30.0
 
 class FeedRejected(FeedUnavailable):
     """The book answered, but refused what we asked (an error frame)."""
+
+
+class _GaveUp(Exception):
+    """The sink failed in a way no retry can fix."""
+
+    def __init__(self, error: SinkError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass(slots=True)
@@ -68,7 +76,7 @@ class MonitorResult:
 
     @property
     def ok(self) -> bool:
-        return self.stopped != "gave up" and not self.lost
+        return self.stopped not in ("gave up", "sink failed", "crashed") and not self.lost
 
 
 class MonitorEngine:
@@ -112,6 +120,7 @@ class MonitorEngine:
         self._in_flight = 0
         self._undurable: deque[tuple[int, int]] = deque()
         self.shutdown_started: float | None = None  # when a stop was first seen (deadline)
+        self._sink_failure: SinkError | None = None  # a permanent one: the writer gave up
         self._unwritten_at_deadline = 0
         self._wake_every = max(0.05, min(settings.interval, settings.receive_timeout))
 
@@ -142,7 +151,8 @@ class MonitorEngine:
         return r
 
     async def _shut_down(self, writer: asyncio.Task[None]) -> None:
-        """Give the writer until the deadline to store what is queued; count what it could not."""
+        """Give the writer until the deadline to store what is queued; count what it could not
+        (everything left when the writer gave up on a permanent sink error, or at the deadline)."""
         self._closing = True
         self._stopping()
         with contextlib.suppress(asyncio.QueueFull):  # a full queue keeps the writer awake anyway
@@ -150,22 +160,26 @@ class MonitorEngine:
         deadline = self.settings.shutdown_deadline
         assert self.shutdown_started is not None
         left = max(0.0, deadline - (self.clock() - self.shutdown_started))
+        why = f"within the {deadline:g}s shutdown deadline"
         try:
             await asyncio.wait_for(asyncio.shield(writer), left)
-            return
         except TimeoutError:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+        else:
+            if self._sink_failure is None:
+                return  # the writer stored everything
+            why = f"after a permanent error ({self._sink_failure})"
         queued = sum(item is not _CLOSE for item in self._drain(self.queue.qsize()))
         queued += len(self._held)
         undurable = self._not_durable()
         self._unwritten_at_deadline = queued + self._in_flight
         lost = self._unwritten_at_deadline + undurable
         self.result.lost = lost
-        log.error("%s: sink %s did not store %d records within the %gs shutdown deadline "
+        log.error("%s: sink %s did not store %d records %s "
                   "(%d queued, %d being written, %d written but not made durable)",
-                  self.name, self.writer.name, lost, deadline, queued, self._in_flight,
+                  self.name, self.writer.name, lost, why, queued, self._in_flight,
                   undurable)  # fmt: skip
 
     def recount_after_close(self) -> None:
@@ -184,6 +198,8 @@ class MonitorEngine:
         return None if limit is None else max(0.0, limit - (self.clock() - self.started))
 
     def _stop_reason(self) -> str | None:
+        if self._sink_failure is not None:
+            return "sink failed"
         if self.stop.is_set():
             return "signal"
         if all(act.over for act in self.activity.values()):
@@ -353,7 +369,14 @@ class MonitorEngine:
 
     async def _write_loop(self) -> None:
         """Drain the queue in batches off the receive loop; flush at least every interval while
-        records arrive, and once more at the end. Ends when closing and nothing is left."""
+        records arrive, and once more at the end. Ends when closing and nothing is left, or
+        at once on a permanent sink error (the receive loop then stops too)."""
+        try:
+            await self._write_all()
+        except _GaveUp as gave_up:
+            self._sink_failure = gave_up.error
+
+    async def _write_all(self) -> None:
         last_flush = self.clock()
         while not (self._closing and self.queue.empty() and not self._held):
             first: object = None
@@ -377,6 +400,13 @@ class MonitorEngine:
         if self._not_durable():
             final = functools.partial(self.writer.sink.flush, final=True)
             await self._sink_call("flush", final, makes_durable=True)
+
+    async def _secure_what_is_written(self) -> None:
+        """Shutting down while a write keeps failing (a full disk): make the records already
+        written durable, so the deadline can cost at most the batch that cannot be written."""
+        final = functools.partial(self.writer.sink.flush, final=True)
+        with contextlib.suppress(Exception):  # it failed too: the deadline counts them
+            await self.writer.call_indexed(final, makes_durable=True)
 
     def _not_durable(self) -> int:
         """Records written but not yet covered by a flush (this league's or another's)."""
@@ -406,9 +436,15 @@ class MonitorEngine:
                 index, _ = await self.writer.call_indexed(action, makes_durable=makes_durable)
                 return index
             except Exception as exc:  # any backend error: never let the writer die silently
+                if isinstance(exc, SinkError) and exc.permanent:
+                    log.error("%s: sink %s %s failed for good, not retrying: %s",
+                              self.name, self.writer.name, what, exc)  # fmt: skip
+                    raise _GaveUp(exc) from exc
                 delay = backoff.next_delay()
                 log.warning("%s: sink %s %s failed (%s: %s); retry in %.1fs", self.name,
                             self.writer.name, what, type(exc).__name__, exc, delay)  # fmt: skip
+                if self._closing and what == "write" and self._not_durable():
+                    await self._secure_what_is_written()
                 if self._closing or self.stop.is_set():
                     await asyncio.sleep(min(delay, 0.5))  # the last tries, before the deadline
                 else:

@@ -365,3 +365,119 @@ def test_last_prices_are_the_last_odds_record_per_market_and_side(tmp_path: Path
         ("moneyline", "home"): LastPrice("101", "moneyline", "home", "0ML500_1", None, -170, 2.0),
         ("spread", "home"): LastPrice("101", "spread", "home", "0HC500N450_1", -4.5, -105, 2.0),
     }
+
+
+# -- transient or permanent -------------------------------------------------------------------
+
+# errno -> does the SinkError say no retry can fix it?
+PERMANENCE = [
+    (errno.ENAMETOOLONG, True),
+    (errno.EACCES, True),
+    (errno.EROFS, True),
+    (errno.ENOSPC, False),
+    (errno.EIO, False),
+]
+
+
+def oserror(code: int) -> OSError:
+    return OSError(code, os.strerror(code))
+
+
+@pytest.mark.parametrize(("code", "permanent"), PERMANENCE)
+def test_a_failed_open_says_whether_a_retry_can_help(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, permanent: bool
+) -> None:
+    def open_(path: str, flags: int, mode: int = 0o777) -> int:
+        if path.endswith(".json"):
+            raise oserror(code)
+        return REAL_OPEN(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", open_)
+    with pytest.raises(SinkError) as caught:
+        FsSink(tmp_path).write_updates([beat("101", 1)])
+    assert caught.value.permanent is permanent
+    assert str(caught.value) == f"cannot write {odds_file(tmp_path, '101')}: {os.strerror(code)}"
+
+
+@pytest.mark.parametrize(("code", "permanent"), PERMANENCE)
+def test_a_failed_write_says_whether_a_retry_can_help(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, permanent: bool
+) -> None:
+    def write(fd: int, data: bytes) -> int:
+        raise oserror(code)
+
+    sink = FsSink(tmp_path)
+    monkeypatch.setattr(os, "write", write)
+    with pytest.raises(SinkError) as caught:
+        sink.write_updates([beat("101", 1)])
+    assert caught.value.permanent is permanent
+    assert str(caught.value) == f"cannot write {odds_file(tmp_path, '101')}: {os.strerror(code)}"
+
+
+@pytest.mark.parametrize(("code", "permanent"), PERMANENCE)
+def test_a_failed_fsync_says_whether_a_retry_can_help(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, permanent: bool
+) -> None:
+    def fsync(fd: int) -> None:
+        raise oserror(code)
+
+    # When the least recently used file is closed to make room, on flush, and on close.
+    sink = FsSink(tmp_path, max_open=1)
+    sink.write_updates([beat("101", 1)])
+    monkeypatch.setattr(os, "fsync", fsync)
+    failures: list[SinkError] = []
+
+    def make_room() -> None:
+        sink.write_updates([beat("102", 1)])
+
+    calls: list[Callable[[], None]] = [make_room, sink.flush, sink.close]
+    for call in calls:
+        with pytest.raises(SinkError) as caught:
+            call()
+        failures.append(caught.value)
+    assert [f.permanent for f in failures] == [permanent] * 3
+    assert all(str(f).startswith("cannot flush ") for f in failures)
+
+
+def test_a_file_name_too_long_is_permanent(tmp_path: Path) -> None:
+    # Not injected: the file system refuses the name (ids are bounded where they enter; this is
+    # what the sink says if one slips through).
+    with pytest.raises(SinkError, match="File name too long") as caught:
+        FsSink(tmp_path).write_updates([beat("x" * 300, 1)])
+    assert caught.value.permanent is True
+
+
+@pytest.mark.parametrize(("code", "permanent"), PERMANENCE)
+def test_snapshots_locks_and_reads_say_whether_a_retry_can_help(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, permanent: bool
+) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise oserror(code)
+
+    snap = snapshot(event("101", "500"))
+    sink = FsSink(tmp_path)
+    sink.write_updates([beat("101", 1)])
+    failures: list[SinkError] = []
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "replace", fail)  # the rename of the snapshot's temp file
+        with pytest.raises(SinkError) as caught:
+            sink.save_snapshot(snap)
+        failures.append(caught.value)
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "read_bytes", fail)
+        with pytest.raises(SinkError) as caught:
+            sink.last_prices(snap)
+        failures.append(caught.value)
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "iterdir", fail)
+        with pytest.raises(SinkError) as caught:
+            sink.load_snapshots("draftkings", ["nba"])
+        failures.append(caught.value)
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "open", fail)
+        with pytest.raises(SinkError) as caught:
+            sink.claim("draftkings", "nba")
+        failures.append(caught.value)
+    sink.close()
+    assert [f.permanent for f in failures] == [permanent] * 4
+    assert all(str(f).endswith(f": {os.strerror(code)}") for f in failures)

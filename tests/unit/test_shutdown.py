@@ -2,8 +2,10 @@
 what it did not store is counted exactly and named."""
 
 import asyncio
+import errno
 import itertools
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import replace
@@ -183,3 +185,65 @@ async def test_without_another_flush_the_same_failure_is_counted(tmp_path: Path)
 
     engine, _ = await run_until_stopped(OwnFlushFails(tmp_path), rounds=0)
     assert engine.result.lost == engine.result.updates >= 1
+
+
+async def test_a_permanent_sink_error_fails_fast_and_counts_everything(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # EACCES, EROFS, ENAMETOOLONG: no retry helps. The league stops at once (no stop signal,
+    # no runtime limit), every record counted, one error line saying why.
+    class ReadOnly(FsSink):
+        def write_updates(self, records: Sequence[Record]) -> None:
+            raise SinkError(f"cannot write {self.root}: Read-only file system", permanent=True)
+
+    handled = asyncio.Event()
+    snap = snapshot(event(start=NOW - timedelta(minutes=30)))
+    engine = MonitorEngine(snap, moving_prices(handled, 3), ReadOnly(tmp_path), SETTINGS,
+                           asyncio.Event(), now=lambda: NOW)  # fmt: skip
+    with caplog.at_level(logging.ERROR, "snuper.monitor"):
+        result = await asyncio.wait_for(engine.run(), 5)
+    assert result.stopped == "sink failed" and not result.ok
+    assert result.lost == result.updates >= 1
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("failed for good" in e and "Read-only file system" in e for e in errors)
+    assert any("after a permanent error" in e for e in errors)
+
+
+async def test_a_full_disk_at_shutdown_stops_within_the_deadline_and_counts_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Finding 4: the disk fills while the monitor runs and is still full at SIGTERM.
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        if disk_full.is_set():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    disk_full = threading.Event()
+    monkeypatch.setattr(os, "write", full)
+    sink = FsSink(tmp_path)
+    stop, handled = asyncio.Event(), asyncio.Event()
+    snap = snapshot(event(start=NOW - timedelta(minutes=30)))
+    engine = MonitorEngine(snap, moving_prices(handled, 5), sink, SETTINGS, stop,
+                           now=lambda: NOW)  # fmt: skip
+    task = asyncio.create_task(engine.run())
+    await asyncio.wait_for(handled.wait(), 5)
+    disk_full.set()
+    on_disk_before = written_lines(tmp_path)
+    await asyncio.sleep(0)  # let a record or two meet the full disk
+    stop.set()
+    stopped_at = asyncio.get_running_loop().time()
+    result = await asyncio.wait_for(task, 5)
+    took = asyncio.get_running_loop().time() - stopped_at
+    disk_full.clear()
+    sink.close()
+    assert took < SETTINGS.shutdown_deadline + 1.0
+    # Exact: what is in the files (made durable before the deadline) plus what was counted
+    # lost is every record handled.
+    assert written_lines(tmp_path) + result.lost == result.updates
+    assert written_lines(tmp_path) >= on_disk_before and result.lost >= 1
+
+
+def written_lines(root: Path) -> int:
+    return sum(len(p.read_bytes().splitlines()) for p in root.glob("draftkings/odds/*.json"))

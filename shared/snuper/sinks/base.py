@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
@@ -13,7 +14,24 @@ if TYPE_CHECKING:
 
 
 class SinkError(OSError):
-    """A sink cannot store or read; the message names the path or target."""
+    """A sink cannot store or read; the message names the path or target. `permanent`: retrying
+    cannot help (no permission, a read-only file system, a name too long), as opposed to a full
+    disk or a server that is down, which may recover."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+# errno values that no retry will fix; everything else (ENOSPC, EIO, a connection) may recover.
+PERMANENT_ERRNOS = frozenset(
+    {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR,
+     errno.EINVAL, errno.ELOOP}
+)  # fmt: skip
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno in PERMANENT_ERRNOS
 
 
 class SinkBusy(SinkError):

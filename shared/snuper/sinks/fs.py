@@ -10,10 +10,22 @@ least recently used is fsynced and closed, and reopened when needed). A failed b
 how many bytes of each file's share reached the file, so the same batch passed again writes
 only the rest. flush() fsyncs the files written since the last flush (and the folders of files
 opened for the first time); close() flushes, then closes every file.
+
+Torn lines: a file is only ever appended to at a line boundary. Each time an odds file is opened
+its last byte is checked; a tail after the last newline (a kill -9 mid-write, a write that
+failed halfway in an earlier run) is moved to <name>.torn-<YYYYmmddTHHMMSSZ> (a WARNING names
+both files) and the file truncated to its last newline before anything is appended. In this
+process, a file left mid-line by a failed batch is continued only by a retry of that batch; any
+other write to it first moves the partial line aside the same way (and a later retry of the
+failed batch writes that record again, whole).
+
+Every SinkError raised from an OSError carries `permanent` (see snuper.sinks.base.is_permanent):
+a name too long, no permission or a read-only file system fail fast; a full disk may recover.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import logging
@@ -31,7 +43,7 @@ from typing import TYPE_CHECKING, ClassVar
 import orjson
 
 from snuper.model import LastPrice, Record, Snapshot
-from snuper.sinks.base import LoadedSnapshots, SinkBusy, SinkConfigError, SinkError
+from snuper.sinks.base import LoadedSnapshots, SinkBusy, SinkConfigError, SinkError, is_permanent
 
 if TYPE_CHECKING:
     from snuper.config import SinkSettings
@@ -40,15 +52,25 @@ log = logging.getLogger("snuper.sinks.fs")
 
 FLAG = "-o/--fs-sink-dir"
 FILE_MODE = 0o644
-_OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+_CLOEXEC: int = getattr(os, "O_CLOEXEC", 0)
+# Read too: the last byte is checked (and a torn tail copied aside) when a file is opened.
+_OPEN_FLAGS = os.O_RDWR | os.O_APPEND | os.O_CREAT | _CLOEXEC
+_ASIDE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC
+_NEWLINE = 0x0A
+_BLOCK = 64 * 1024  # read size when looking for the last newline and copying a torn tail
 # <slate>-<league>.json; anything else in the folder (moved-aside or temp files) is ignored.
-_SNAPSHOT_NAME = re.compile(r"(\d{8})-(.+)\.json")
+_SNAPSHOT_NAME = re.compile(r"(\d{8})-([a-z]+)\.json")
 # Path-cache entries kept before starting over (one per event; a day has a few hundred).
 _CACHE_LIMIT = 4096
 
 
 def _strerror(exc: OSError) -> str:
     return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _failure(action: str, target: object, exc: OSError) -> SinkError:
+    """SinkError "<action> <target>: <reason>", permanent when no retry can fix `exc`."""
+    return SinkError(f"{action} {target}: {_strerror(exc)}", permanent=is_permanent(exc))
 
 
 def _one_line(text: str) -> str:
@@ -109,6 +131,61 @@ def build(settings: SinkSettings) -> FsSink:
 
 
 MAX_FAILED_BATCHES = 64
+# In FsSink._partial: a file found ending mid-line when opened (no batch continues it).
+_TORN_ON_DISK = (0, -1)
+
+
+def _line_end(fd: int, size: int) -> int:
+    """The offset just after the last newline among the first `size` bytes (0 if none)."""
+    end = size
+    while end > 0:
+        start = max(0, end - _BLOCK)
+        block = os.pread(fd, end - start, start)
+        found = block.rfind(b"\n")
+        if found >= 0:
+            return start + found + 1
+        end = start
+    return 0
+
+
+def _save_tail(path: str, fd: int, start: int, end: int) -> str:
+    """Copy bytes start..end of `fd` to a new <path>.torn-<stamp>[-n], durably; its name."""
+    base = aside = f"{path}.torn-{_stamp()}"
+    n = 0
+    while True:
+        try:
+            out = os.open(aside, _ASIDE_FLAGS, FILE_MODE)
+            break
+        except FileExistsError:
+            n += 1
+            aside = f"{base}-{n}"
+    try:
+        try:
+            offset = start
+            while offset < end:
+                block = os.pread(fd, min(_BLOCK, end - offset), offset)
+                if not block:
+                    raise OSError(errno.EIO, "the file shrank while its torn end was copied")
+                view = memoryview(block)
+                while view:
+                    count = os.write(out, view)
+                    if count <= 0:
+                        raise OSError(errno.EIO, "no bytes written")
+                    view = view[count:]
+                offset += len(block)
+            os.fsync(out)
+        finally:
+            os.close(out)
+        _fsync_dir(os.fspath(Path(aside).parent))
+    except OSError:
+        _remove(aside)
+        raise
+    return aside
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        Path(path).unlink()
 
 
 @dataclass(slots=True)
@@ -141,6 +218,10 @@ class FsSink:
         # Batches whose write failed, by identity: each writer (one per league, sharing this
         # sink) retries its own, so another league's write in between must not forget it.
         self._failed: OrderedDict[int, _FailedBatch] = OrderedDict()
+        # Files that end mid-line -> (id of the batch whose failed write left the partial line,
+        # bytes of its share written); _TORN_ON_DISK for a torn tail found when opening. Only
+        # that batch, continuing from there, may append without moving the partial line aside.
+        self._partial: dict[str, tuple[int, int]] = {}
 
     # -- paths -------------------------------------------------------------------------------
 
@@ -157,10 +238,12 @@ class FsSink:
         if path is None:
             if len(self._paths) >= _CACHE_LIMIT:
                 self._paths.clear()
-            name = f"{record.slate_date}-{record.league}-{record.event_id}.json"
-            checked = self._inside_root(self.root / record.provider / "odds" / name)
-            path = self._paths[key] = str(checked)
+            path = self._paths[key] = str(self._event_file(*key))
         return path
+
+    def _event_file(self, provider: str, slate_date: str, league: str, event_id: str) -> Path:
+        name = f"{slate_date}-{league}-{event_id}.json"
+        return self._inside_root(self.root / provider / "odds" / name)
 
     def _inside_root(self, path: Path) -> Path:
         """`path` when it stays below the root once both are resolved (symlinks, ".."), else
@@ -169,7 +252,8 @@ class FsSink:
             root = self.root.resolve()
             resolved = path.resolve()
         except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
-            raise SinkError(f"refusing the path {str(path)!r}: {exc}") from None
+            problem = f"refusing the path {str(path)!r}: {exc}"
+            raise SinkError(problem, permanent=is_permanent(exc)) from None
         if resolved == root or not resolved.is_relative_to(root):
             raise SinkError(f"refusing the path {str(path)!r}: it leaves the folder {root}")
         return path
@@ -209,7 +293,7 @@ class FsSink:
         try:
             path.rename(aside)
         except OSError as exc:
-            raise SinkError(f"cannot move aside {path}: {_strerror(exc)}") from exc
+            raise _failure("cannot move aside", path, exc) from exc
         log.warning("unreadable snapshot %s (%s) moved to %s", path, problem, aside)
 
     @staticmethod
@@ -233,7 +317,7 @@ class FsSink:
         except OSError as exc:
             if partial is not None:
                 partial.unlink(missing_ok=True)
-            raise SinkError(f"cannot write {path}: {_strerror(exc)}") from exc
+            raise _failure("cannot write", path, exc) from exc
 
     def claim(self, provider: str, league: str) -> None:
         """An exclusive flock on <dir>/<provider>/.monitor-<league>.lock holding our pid; the
@@ -246,7 +330,7 @@ class FsSink:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
             except OSError as exc:
-                raise SinkError(f"cannot lock {path}: {_strerror(exc)}") from exc
+                raise _failure("cannot lock", path, exc) from exc
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -258,24 +342,29 @@ class FsSink:
                 ) from None
             except OSError as exc:
                 os.close(fd)
-                raise SinkError(f"cannot lock {path}: {_strerror(exc)}") from exc
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+                raise _failure("cannot lock", path, exc) from exc
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError as exc:
+                os.close(fd)  # releases the flock: nothing held half-claimed
+                raise _failure("cannot lock", path, exc) from exc
             self._claims[path] = fd
 
     def last_prices(self, snapshot: Snapshot) -> list[LastPrice]:
         """The last odds record per market and side in each event's file. A line that cannot be
         read (a tail torn by a crash) is skipped: the records before it still count."""
         found: list[LastPrice] = []
-        folder = self.root / snapshot.provider / "odds"
         for event in snapshot.events:
-            path = folder / f"{snapshot.slate_date}-{snapshot.league}-{event.event_id}.json"
+            path = self._event_file(
+                snapshot.provider, snapshot.slate_date, snapshot.league, event.event_id
+            )
             try:
                 lines = path.read_bytes().splitlines()
             except FileNotFoundError:
                 continue
             except OSError as exc:
-                raise SinkError(f"cannot read {path}: {_strerror(exc)}") from exc
+                raise _failure("cannot read", path, exc) from exc
             last: dict[tuple[str, str], LastPrice] = {}
             for line in lines:
                 price = _last_price(line, event.event_id)
@@ -290,13 +379,13 @@ class FsSink:
         """Per league, the snapshot of `slate` by its exact name, else the newest earlier one
         (a file dated after `slate` is never taken); without `slate`, the newest. Only names of
         the layout count, and a file must hold what its name says."""
-        folder = self.root / provider / "events"
+        folder = self._inside_root(self.root / provider / "events")
         try:
             names = [entry.name for entry in folder.iterdir()]
         except FileNotFoundError:
             return LoadedSnapshots()
         except OSError as exc:
-            raise SinkError(f"cannot read {folder}: {_strerror(exc)}") from exc
+            raise _failure("cannot read", folder, exc) from exc
         wanted = set(leagues)
         latest: dict[str, str] = {}
         for name in names:
@@ -343,7 +432,8 @@ class FsSink:
                 lines.append(line)
         chunks = {path: b"".join(share) for path, share in parts.items()}
         written: dict[str, int] = {}
-        failed = self._failed.pop(id(records), None)  # it holds the batch: the id is not reused
+        owner = id(records)
+        failed = self._failed.pop(owner, None)  # it holds the batch: the id is not reused
         if failed is not None:
             # The same batch again: skip what reached each file (if the bytes are unchanged).
             for path, done in failed.written.items():
@@ -351,29 +441,70 @@ class FsSink:
                     written[path] = done
         try:
             for path, chunk in chunks.items():
-                self._append(path, chunk, written)
+                self._append(path, chunk, written, owner)
         except SinkError:
-            self._failed[id(records)] = _FailedBatch(records, chunks, written)
+            self._failed[owner] = _FailedBatch(records, chunks, written)
             while len(self._failed) > MAX_FAILED_BATCHES:  # writers that gave up on a batch
                 self._failed.popitem(last=False)
             raise
 
-    def _append(self, path: str, chunk: bytes, written: dict[str, int]) -> None:
+    def _append(self, path: str, chunk: bytes, written: dict[str, int], owner: int) -> None:
         done = written.get(path, 0)
         if done >= len(chunk):
             return
         fd = self._fd(path)
+        if self._partial:  # rare: some file ends mid-line
+            torn = self._partial.get(path)
+            if torn is not None and torn != (owner, done):  # not this batch continuing its line
+                self._repair(path, fd)
         self._dirty.add(path)
         view = memoryview(chunk)
-        while done < len(chunk):
-            try:
-                count = os.write(fd, view[done:])  # may write less than asked
-            except OSError as exc:
-                raise SinkError(f"cannot write {path}: {_strerror(exc)}") from exc
-            if count <= 0:
-                raise SinkError(f"cannot write {path}: no bytes written")
-            done += count
-            written[path] = done
+        try:
+            while done < len(chunk):
+                try:
+                    count = os.write(fd, view[done:])  # may write less than asked
+                except OSError as exc:
+                    raise _failure("cannot write", path, exc) from exc
+                if count <= 0:
+                    raise SinkError(f"cannot write {path}: no bytes written")
+                done += count
+                written[path] = done
+        except SinkError:
+            if done and chunk[done - 1] != _NEWLINE:
+                self._partial[path] = (owner, done)
+            else:
+                self._partial.pop(path, None)
+            raise
+        if self._partial:
+            self._partial.pop(path, None)
+
+    def _repair(self, path: str, fd: int) -> None:
+        """Move what follows the last newline of `path` to a side file and truncate the file to
+        that newline, so that the next record starts a line of its own. The batch that wrote the
+        partial line, if retried, writes that record again from its start."""
+        try:
+            size = os.fstat(fd).st_size
+            keep = _line_end(fd, size)
+            if keep < size:
+                aside = _save_tail(path, fd, keep, size)
+                try:
+                    os.ftruncate(fd, keep)
+                except OSError:
+                    _remove(aside)  # the tail is still in place: do not keep it twice
+                    raise
+                self._dirty.add(path)
+                log.warning(
+                    "torn line at the end of %s (%d bytes after its last newline) moved to %s",
+                    path, size - keep, aside,
+                )  # fmt: skip
+        except OSError as exc:
+            raise _failure("cannot repair the torn end of", path, exc) from exc
+        owner, _ = self._partial.pop(path)
+        failed = self._failed.get(owner)
+        if failed is not None and path in failed.written:
+            # Its progress in this file goes back to the start of the line moved aside.
+            done = failed.written[path]
+            failed.written[path] = failed.chunks[path].rfind(b"\n", 0, done) + 1
 
     def _fd(self, path: str) -> int:
         fd = self._fds.get(path)
@@ -389,7 +520,16 @@ class FsSink:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(path, _OPEN_FLAGS, FILE_MODE)
         except OSError as exc:
-            raise SinkError(f"cannot write {path}: {_strerror(exc)}") from exc
+            raise _failure("cannot write", path, exc) from exc
+        if path not in self._partial:  # else we know how it ends: a batch of ours left it so
+            try:
+                size = os.fstat(fd).st_size
+                torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            except OSError as exc:
+                os.close(fd)
+                raise _failure("cannot read", path, exc) from exc
+            if torn:
+                self._partial[path] = _TORN_ON_DISK
         self._fds[path] = fd
         if path not in self._opened:
             if len(self._opened) >= _CACHE_LIMIT:
@@ -406,13 +546,13 @@ class FsSink:
             try:
                 os.fsync(fd)
             except OSError as exc:
-                raise SinkError(f"cannot flush {path}: {_strerror(exc)}") from exc
+                raise _failure("cannot flush", path, exc) from exc
             self._dirty.discard(path)
         del self._fds[path]
         try:
             os.close(fd)
         except OSError as exc:
-            raise SinkError(f"cannot close {path}: {_strerror(exc)}") from exc
+            raise _failure("cannot close", path, exc) from exc
 
     # -- durability --------------------------------------------------------------------------
 
@@ -433,14 +573,14 @@ class FsSink:
             try:
                 os.fsync(self._fds[path])
             except OSError as exc:
-                failure = failure or SinkError(f"cannot flush {path}: {_strerror(exc)}")
+                failure = failure or _failure("cannot flush", path, exc)
             else:
                 self._dirty.discard(path)
         for folder in list(self._new_dirs):  # a folder whose fsync failed is tried again
             try:
                 _fsync_dir(folder)
             except OSError as exc:
-                failure = failure or SinkError(f"cannot flush {folder}: {_strerror(exc)}")
+                failure = failure or _failure("cannot flush", folder, exc)
             else:
                 self._new_dirs.discard(folder)
         return failure
@@ -453,7 +593,7 @@ class FsSink:
                 try:
                     os.close(fd)
                 except OSError as exc:
-                    failure = failure or SinkError(f"cannot close {path}: {_strerror(exc)}")
+                    failure = failure or _failure("cannot close", path, exc)
             self._fds.clear()
             self._dirty.clear()
             for fd in self._claims.values():  # closing the fd releases the flock
