@@ -203,14 +203,17 @@ async def monitor(
     stop: asyncio.Event,
     *,
     now: Callable[[], datetime] = utc_now,
+    slate: str | None = None,
 ) -> MonitorRun:
-    """Watch the latest snapshot of each provider and league until its events are over, the
-    runtime limit, or `stop`. The run owns `sink` and closes it, within the shutdown deadline."""
+    """Watch the snapshot of `slate` (default: today's; else the newest earlier one) of each
+    provider and league until its events are over, the runtime limit, or `stop`. The run owns
+    `sink` and closes it, within the shutdown deadline."""
     run = MonitorRun()
     worker = SinkWorker(sink)
     engines: list[MonitorEngine] = []
+    slate = slate or today_slate(now())
     try:
-        await _watch(providers, leagues, worker, settings, stop, now, run, engines)
+        await _watch(providers, leagues, worker, settings, stop, now, slate, run, engines)
     finally:
         await _close(worker, _left_of_deadline(engines, settings.monitor.shutdown_deadline), run)
         for engine in engines:
@@ -225,10 +228,10 @@ async def _watch(
     settings: Settings,
     stop: asyncio.Event,
     now: Callable[[], datetime],
+    today: str,
     run: MonitorRun,
     engines: list[MonitorEngine],
 ) -> None:
-    today = today_slate(now())
     for provider in providers:
         wanted = [lg for lg in leagues if lg in provider.leagues]
         load = functools.partial(worker.sink.load_snapshots, provider.name, wanted, today)
@@ -249,8 +252,8 @@ async def _watch(
             run.skipped.append(line)
         for snapshot in loaded.snapshots:
             if snapshot.slate_date < today:
-                log.warning("%s %s: the latest snapshot is of %s, not today",
-                            provider.name, snapshot.league, snapshot.slate_date)  # fmt: skip
+                log.warning("%s %s: no snapshot of slate %s; watching the one of %s",
+                            provider.name, snapshot.league, today, snapshot.slate_date)  # fmt: skip
             try:
                 claim = functools.partial(worker.sink.claim, provider.name, snapshot.league)
                 await worker.call(claim)

@@ -97,6 +97,17 @@ def _count(value: str) -> int:
     return int(number)
 
 
+def _slate(value: str) -> str:
+    text = value.replace("-", "")
+    try:
+        date.fromisoformat(f"{text[:4]}-{text[4:6]}-{text[6:]}")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYYMMDD): {value!r}") from None
+    if len(text) != 8 or not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a date (YYYYMMDD): {value!r}")
+    return text
+
+
 def _comma_list(value: str) -> list[str]:
     names = [part.strip().lower() for part in value.split(",") if part.strip()]
     if not names:
@@ -144,6 +155,12 @@ def build_parser() -> Parser:
         default=60.0,
         metavar="SECONDS",
         help="silence per event before a heartbeat record (default 60)",
+    )
+    parser.add_argument(
+        "--slate",
+        type=_slate,
+        metavar="YYYYMMDD",
+        help="monitor: the slate whose snapshot to watch (default: today's in New York)",
     )
     parser.add_argument(
         "--shutdown-deadline",
@@ -216,6 +233,8 @@ def build_sim_parser() -> Parser:
 
 
 def _select(args: argparse.Namespace) -> tuple[list[Provider], list[str]]:
+    if args.slate is not None and args.task != "monitor":
+        raise UsageError("argument --slate: only for -t monitor (a scrape takes today's slate)")
     names = args.provider or list(PROVIDERS)
     unknown = [n for n in names if n not in PROVIDERS]
     if unknown:
@@ -284,13 +303,14 @@ async def _monitor(
     sink: Sink,
     settings: Settings,
     now: Callable[[], datetime],
+    slate: str | None,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        run = await app.monitor(providers, leagues, sink, settings, stop, now=now)
+        run = await app.monitor(providers, leagues, sink, settings, stop, now=now, slate=slate)
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -367,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     now = wall_clock(settings.start_at)
     try:
         if args.task == "monitor":
-            return asyncio.run(_monitor(providers, leagues, sink, settings, now))
+            return asyncio.run(_monitor(providers, leagues, sink, settings, now, args.slate))
         outcomes = asyncio.run(_scrape(providers, leagues, sink, settings, args.overwrite, now))
     except SinkError as exc:
         log.error("%s", exc)

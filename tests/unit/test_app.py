@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from snuper import app
@@ -297,3 +298,27 @@ async def test_records_the_closing_flush_makes_durable_are_not_counted_lost(
 
 def result_slate(now: datetime) -> str:
     return snapshot(event(start=now - timedelta(minutes=30))).slate_date
+
+
+async def test_monitor_watches_the_snapshot_of_the_slate_asked_for(tmp_path: Path) -> None:
+    now = datetime(2026, 12, 2, 1, tzinfo=UTC)
+    sink = FsSink(tmp_path)
+    earlier = snapshot(event("101", "500", start=now - timedelta(days=1, minutes=30)))
+    today = snapshot(event("202", "600", start=now - timedelta(minutes=30)))
+    assert sink.save_snapshot(earlier) and sink.save_snapshot(today)
+    watched: list[str] = []
+
+    def feed(endpoints: Mapping[str, str], settings: Settings, snap: Snapshot) -> Feed:
+        watched.extend(e.event_id for e in snap.events)
+
+        async def fetch() -> Sequence[Message]:
+            return [orjson.dumps({"quotes": [], "over": [e.event_id for e in snap.events]})]
+
+        return Feed(PollTransport(fetch, 0.01), script_parser)
+
+    settings = Settings(monitor=MonitorSettings(interval=0.05, receive_timeout=0.1))
+    await app.monitor([fake_provider(feed=feed)], ["nba"], sink, settings, asyncio.Event(),
+                      now=lambda: now, slate=earlier.slate_date)  # fmt: skip
+    await app.monitor([fake_provider(feed=feed)], ["nba"], FsSink(tmp_path), settings,
+                      asyncio.Event(), now=lambda: now)  # fmt: skip
+    assert watched == ["101", "202"]  # the slate asked for, then today's by default

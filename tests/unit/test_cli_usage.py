@@ -65,6 +65,9 @@ CASES = [
     Case(("-t", "monitor", "-o", "{file}"), "-o/--fs-sink-dir", says="not a directory"),
     # The user never typed --sink (fs is the default); the line must not send them there.
     Case(("-t", "monitor"), "-o/--fs-sink-dir", not_says=("--sink",)),
+    Case(("-t", "monitor", "--slate", "20261341", "-o", "{tmp}"), "--slate", says="not a date"),
+    Case(("-t", "monitor", "--slate", "tomorrow", "-o", "{tmp}"), "--slate", says="not a date"),
+    Case(("-t", "scrape", "--slate", "20261201", "-o", "{tmp}"), "--slate", says="only for"),
     # "unrecognized arguments: --shutdown-deadline 0" would name the flag too, without checking it.
     Case(
         ("-t", "monitor", "--shutdown-deadline", "0", "-o", "{tmp}"),
