@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 import pytest
 
 from snuper.cli import main
 from snuper.config import BROWSER_VAR, endpoint_var
 from snuper.providers import PROVIDERS
+from tests.factories import snapshot
 
 
 @dataclass(frozen=True)
@@ -176,3 +178,23 @@ def test_a_bad_snuper_now_names_the_variable(
     assert run.code == 2, run.stderr
     [line] = run.lines
     assert "SNUPER_NOW" in line and "yesterday-ish" in line
+
+
+def test_a_snapshot_with_a_hostile_event_id_is_refused_and_nothing_leaves_o(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Finding 1 of issue 6, through the CLI: "../../x" as an event id must not become a path.
+    out = tmp_path / "out"
+    events = out / "draftkings" / "events"
+    events.mkdir(parents=True)
+    snap = snapshot()
+    data = snap.to_dict()
+    data["events"][0]["event_id"] = "../../x"
+    (events / f"{snap.slate_date}-nba.json").write_bytes(orjson.dumps(data))
+    run = run_main(["-t", "monitor", "-l", "nba", "-o", str(out), "--slate", snap.slate_date],
+                   capsys, caplog)  # fmt: skip
+    assert run.code == 1
+    [line] = [line for line in run.lines if "nba" in line]
+    assert "events[0].event_id" in line and "../../x" in line
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing beside -o
+    assert not list(out.glob("draftkings/odds/*"))
