@@ -21,7 +21,7 @@ from snuper.model import Snapshot
 from snuper.providers import Provider
 from snuper.providers.base import ScrapeContext, ScrapeFailure
 from snuper.runner import MonitorEngine, MonitorResult
-from snuper.sinks.base import Sink, SinkBusy, SinkError
+from snuper.sinks.base import Sink, SinkError
 from snuper.sinks.worker import SinkWorker
 from snuper.slate import today_slate, utc_now
 
@@ -254,16 +254,16 @@ async def _watch(
             if snapshot.slate_date < today:
                 log.warning("%s %s: no snapshot of slate %s; watching the one of %s",
                             provider.name, snapshot.league, today, snapshot.slate_date)  # fmt: skip
-            try:
+            try:  # another monitor holds it (SinkBusy), or what was recorded cannot be read
                 claim = functools.partial(worker.sink.claim, provider.name, snapshot.league)
                 await worker.call(claim)
-            except SinkBusy as exc:
+                recorded = await worker.call(functools.partial(worker.sink.last_prices, snapshot))
+            except SinkError as exc:
                 line = f"{provider.name} {snapshot.league}: skipped: {exc}"
                 log.error("%s", line)
                 run.skipped.append(line)
                 continue
             feed = provider.feed(provider.endpoints(), settings, snapshot)
-            recorded = await worker.call(functools.partial(worker.sink.last_prices, snapshot))
             engine = MonitorEngine(
                 snapshot, feed, worker, settings.monitor, stop, now=now, resume=recorded
             )

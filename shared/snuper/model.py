@@ -285,9 +285,12 @@ class Snapshot:
                 path = f"events[{i}]"
                 event = Event.from_dict(raw, path=path)
                 # An event of another book or league would be watched (and written) as this one.
+                # Its file is named by the slate: an event of another slate would be written
+                # where a restart does not look for it.
                 for key, held, expected in (
                     ("provider", event.provider, provider),
                     ("league", event.league, league),
+                    ("slate_date", event.slate_date, day),
                 ):
                     if held != expected:
                         problem = f"expected {expected!r} (the snapshot's), got {brief(held)}"

@@ -119,6 +119,7 @@ class MonitorEngine:
         self._held: list[Record] = []
         self._in_flight = 0
         self._undurable: deque[tuple[int, int]] = deque()
+        self._partly_stored: tuple[int, int] | None = None  # (failed write's index, records)
         self.shutdown_started: float | None = None  # when a stop was first seen (deadline)
         self._sink_failure: SinkError | None = None  # a permanent one: the writer gave up
         self._unwritten_at_deadline = 0
@@ -392,7 +393,7 @@ class MonitorEngine:
                 self._in_flight = len(batch)
                 write = functools.partial(self.writer.sink.write_updates, batch)
                 index = await self._sink_call("write", write)
-                self._in_flight = 0
+                self._in_flight, self._partly_stored = 0, None
                 self._undurable.append((index, len(batch)))
             if self._not_durable() and self.clock() - last_flush >= self.settings.interval:
                 await self._sink_call("flush", self.writer.sink.flush, makes_durable=True)
@@ -409,11 +410,23 @@ class MonitorEngine:
             await self.writer.call_indexed(final, makes_durable=True)
 
     def _not_durable(self) -> int:
-        """Records written but not yet covered by a flush (this league's or another's)."""
+        """Records written but not yet covered by a flush (this league's or another's),
+        including the part of a failing batch that reached storage."""
         through = self.writer.durable_through
         while self._undurable and self._undurable[0][0] < through:
             self._undurable.popleft()
-        return sum(count for _, count in self._undurable)
+        partly = self._partly_stored
+        stored = partly[1] if partly is not None and partly[0] >= through else 0
+        return stored + sum(count for _, count in self._undurable)
+
+    def _stored_count(self) -> int:
+        return 0 if self._partly_stored is None else self._partly_stored[1]
+
+    def _note_partial_write(self, exc: Exception, batch_size: int) -> None:
+        """A write that failed part-way: what it stored is not in flight any more."""
+        if isinstance(exc, SinkError) and exc.stored:
+            self._partly_stored = (getattr(exc, "call_index", 0), exc.stored)
+            self._in_flight = batch_size - exc.stored
 
     def _drain(self, limit: int = 1000) -> list[object]:
         items: list[object] = []
@@ -436,6 +449,8 @@ class MonitorEngine:
                 index, _ = await self.writer.call_indexed(action, makes_durable=makes_durable)
                 return index
             except Exception as exc:  # any backend error: never let the writer die silently
+                if what == "write":
+                    self._note_partial_write(exc, self._in_flight + self._stored_count())
                 if isinstance(exc, SinkError) and exc.permanent:
                     log.error("%s: sink %s %s failed for good, not retrying: %s",
                               self.name, self.writer.name, what, exc)  # fmt: skip

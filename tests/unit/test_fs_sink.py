@@ -4,6 +4,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -14,7 +15,7 @@ from snuper.model import Heartbeat, OddsUpdate, Price, Snapshot
 from snuper.sinks import fs
 from snuper.sinks.base import SinkBusy, SinkConfigError, SinkError, build_sink
 from snuper.sinks.fs import FsSink, build
-from tests.factories import event, snapshot
+from tests.factories import START, event, snapshot
 
 
 @pytest.fixture
@@ -296,7 +297,7 @@ def test_an_events_path_that_is_not_a_folder_is_a_sink_error(tmp_path: Path) -> 
 
 def test_the_monitored_slate_is_loaded_by_its_name_never_a_later_one(tmp_path: Path) -> None:
     sink = FsSink(tmp_path)
-    yesterday = snapshot(event("201", "700"), slate="20261130")
+    yesterday = snapshot(event("201", "700", start=START - timedelta(days=1)))
     today = snapshot(event("301", "800"), slate="20261201")
     sink.save_snapshot(yesterday)
     sink.save_snapshot(today)

@@ -208,16 +208,23 @@ def test_a_nul_byte_in_an_id_is_a_sink_error(tmp_path: Path) -> None:
         FsSink(tmp_path).odds_path(beat(event_id="1\x0001"))
 
 
-def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
+def test_a_symlinked_odds_folder_on_another_disk_is_the_users_choice(tmp_path: Path) -> None:
+    # Only names are checked ("..", absolute parts): a folder the user linked elsewhere is used.
     root, outside = tmp_path / "out", tmp_path / "elsewhere"
     (root / "draftkings").mkdir(parents=True)
     outside.mkdir()
     (root / "draftkings" / "odds").symlink_to(outside, target_is_directory=True)
     sink = FsSink(root)
-    with pytest.raises(SinkError, match="leaves the folder"):
-        sink.write_updates([beat()])
+    sink.write_updates([beat()])
     sink.close()
-    assert files_under(outside) == []
+    assert len(files_under(outside)) == 1
+
+
+def test_a_refused_path_is_a_permanent_error(tmp_path: Path) -> None:
+    sink = FsSink(tmp_path / "out")
+    with pytest.raises(SinkError, match="leaves the folder") as refused:
+        sink.snapshot_path("draftkings", "nba", "../../../x")
+    assert refused.value.permanent
 
 
 def test_valid_paths_still_work_and_are_checked_once_per_event(

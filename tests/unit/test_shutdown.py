@@ -247,3 +247,42 @@ async def test_a_full_disk_at_shutdown_stops_within_the_deadline_and_counts_exac
 
 def written_lines(root: Path) -> int:
     return sum(len(p.read_bytes().splitlines()) for p in root.glob("draftkings/odds/*.json"))
+
+
+async def test_a_batch_stored_in_one_file_but_not_the_other_is_counted_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One batch holds records of two events; only event 102's file meets a full disk. The
+    # records that reached 101's file are stored, not lost.
+    real_write = os.write
+
+    def full_for_102(fd: int, data: bytes) -> int:
+        if str(Path(f"/proc/self/fd/{fd}").readlink()).endswith("-102.json"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", full_for_102)
+    prices = itertools.count(-111, -1)
+    handled = asyncio.Event()
+    rounds = itertools.count()
+
+    async def fetch() -> Sequence[Message]:
+        if next(rounds) == 5:
+            handled.set()
+        price = next(prices)
+        return [f'{{"quotes": [["0ML500_1", {price}, 1.5], ["0ML600_1", {price}, 1.5]]}}'.encode()]
+
+    sink = FsSink(tmp_path)
+    stop = asyncio.Event()
+    snap = snapshot(event("101", "500", start=NOW - timedelta(minutes=30)),
+                    event("102", "600", start=NOW - timedelta(minutes=30)))  # fmt: skip
+    feed = Feed(PollTransport(fetch, interval=0.01), script_parser)
+    engine = MonitorEngine(snap, feed, sink, SETTINGS, stop, now=lambda: NOW)
+    task = asyncio.create_task(engine.run())
+    await asyncio.wait_for(handled.wait(), 5)
+    stop.set()
+    result = await asyncio.wait_for(task, 5)
+    monkeypatch.setattr(os, "write", real_write)
+    sink.close()
+    assert written_lines(tmp_path) > 0 and result.lost > 0
+    assert written_lines(tmp_path) + result.lost == result.updates

@@ -18,9 +18,12 @@ class SinkError(OSError):
     cannot help (no permission, a read-only file system, a name too long), as opposed to a full
     disk or a server that is down, which may recover."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, stored: int = 0) -> None:
         super().__init__(message)
         self.permanent = permanent
+        # Of a batch that failed part-way, the records that reached storage whole (not durable
+        # until a later flush): a loss count must not include them.
+        self.stored = stored
 
 
 # errno values that no retry will fix; everything else (ENOSPC, EIO, a connection) may recover.

@@ -59,7 +59,7 @@ _ASIDE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC
 _NEWLINE = 0x0A
 _BLOCK = 64 * 1024  # read size when looking for the last newline and copying a torn tail
 # <slate>-<league>.json; anything else in the folder (moved-aside or temp files) is ignored.
-_SNAPSHOT_NAME = re.compile(r"(\d{8})-([a-z]+)\.json")
+_SNAPSHOT_NAME = re.compile(r"([0-9]{8})-([a-z]+)\.json")
 # Path-cache entries kept before starting over (one per event; a day has a few hundred).
 _CACHE_LIMIT = 4096
 
@@ -246,16 +246,15 @@ class FsSink:
         return self._inside_root(self.root / provider / "odds" / name)
 
     def _inside_root(self, path: Path) -> Path:
-        """`path` when it stays below the root once both are resolved (symlinks, ".."), else
-        SinkError. Ids are checked where they enter (snuper.ids); this is defence in depth."""
-        try:
-            root = self.root.resolve()
-            resolved = path.resolve()
-        except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
-            problem = f"refusing the path {str(path)!r}: {exc}"
-            raise SinkError(problem, permanent=is_permanent(exc)) from None
-        if resolved == root or not resolved.is_relative_to(root):
-            raise SinkError(f"refusing the path {str(path)!r}: it leaves the folder {root}")
+        """`path` when, once its ".." are folded, it stays below the root, else SinkError
+        (permanent: no retry changes a name). Ids are checked where they enter (snuper.ids);
+        this is defence in depth. Symlinks are the user's choice (an odds folder on another
+        disk), so they are not resolved."""
+        root = os.path.normpath(self.root.absolute())
+        folded = os.path.normpath(path.absolute())
+        if "\0" in folded or folded == root or not folded.startswith(root + os.sep):
+            problem = f"refusing the path {str(path)!r}: it leaves the folder {root}"
+            raise SinkError(problem, permanent=True)
         return path
 
     def describe(self, snapshot: Snapshot) -> str:
@@ -442,10 +441,12 @@ class FsSink:
         try:
             for path, chunk in chunks.items():
                 self._append(path, chunk, written, owner)
-        except SinkError:
+        except SinkError as exc:
             self._failed[owner] = _FailedBatch(records, chunks, written)
             while len(self._failed) > MAX_FAILED_BATCHES:  # writers that gave up on a batch
                 self._failed.popitem(last=False)
+            # Whole lines that reached their files: the caller counts only the rest as unstored.
+            exc.stored = sum(chunks[path][:done].count(b"\n") for path, done in written.items())
             raise
 
     def _append(self, path: str, chunk: bytes, written: dict[str, int], owner: int) -> None:

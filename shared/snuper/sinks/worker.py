@@ -54,7 +54,11 @@ class SinkWorker:
         self._submitted += 1
         index = self._submitted
         self._jobs.put((index, action, future, loop, makes_durable))
-        return index, await asyncio.wait_for(future, timeout)
+        try:
+            return index, await asyncio.wait_for(future, timeout)
+        except Exception as exc:
+            exc.call_index = index  # type: ignore[attr-defined]  # what a later flush covers
+            raise
 
     def stop(self) -> None:
         """Let the thread end once the calls before this one are done."""
