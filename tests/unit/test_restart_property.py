@@ -31,8 +31,11 @@ from tests.factories import event, snapshot
 from tests.unit.test_runner import script_parser
 
 NOW = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # the hour that happens twice in New York
-SNAP = snapshot(event("101", "500", start=NOW - timedelta(minutes=30)))
-SELECTIONS = [s.selection_id for s in SNAP.events[0].selections]
+SNAP = snapshot(
+    event("101", "500", start=NOW - timedelta(minutes=30)),
+    event("102", "600", start=NOW - timedelta(minutes=10)),
+)
+SELECTIONS = [s.selection_id for e in SNAP.events for s in e.selections]
 PRICES = (-200, -150, -120, -110, 100, 120, 150, 200)
 SETTINGS = MonitorSettings(interval=0.05, heartbeat_s=3600, receive_timeout=0.05)
 
@@ -69,17 +72,18 @@ async def run_segment(root: Path, book: dict[str, int], changes: Sequence[Change
 
 
 def records(root: Path) -> list[tuple[Any, ...]]:
-    path = root / "draftkings" / "odds" / f"{SNAP.slate_date}-nba-101.json"
-    if not path.exists():
-        return []
-    rows = [orjson.loads(line) for line in path.read_bytes().splitlines()]
-    return [(r["selection_id"], r["odds_american"], r["previous"]["odds_american"])
+    rows = []
+    for event_id in ("101", "102"):
+        path = root / "draftkings" / "odds" / f"{SNAP.slate_date}-nba-{event_id}.json"
+        if path.exists():
+            rows += [orjson.loads(line) for line in path.read_bytes().splitlines()]
+    return [(r["event_id"], r["selection_id"], r["odds_american"], r["previous"]["odds_american"])
             for r in rows if r["type"] == "odds"]  # fmt: skip
 
 
 def run(changes: list[Change], cuts: list[int]) -> list[tuple[Any, ...]]:
     with tempfile.TemporaryDirectory() as folder:
-        book = {s.selection_id: s.odds_american for s in SNAP.events[0].selections}
+        book = {s.selection_id: s.odds_american for e in SNAP.events for s in e.selections}
         bounds = [0, *sorted(set(cuts)), len(changes)]
         for start, end in itertools.pairwise(bounds):
             asyncio.run(run_segment(Path(folder), book, changes[start:end]))
