@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from snuper.config import Settings
+from snuper.feed import unless_stopped
 from snuper.model import Snapshot
 from snuper.providers import Provider
 from snuper.providers.base import ScrapeContext, ScrapeFailure
@@ -112,39 +113,36 @@ async def _scrape_provider(
     league in flight, its page load too) and return that league, said in one log line."""
     from snuper.browser import BrowserError  # the scrape path may load Playwright
 
-    async def save_each() -> None:
+    async def save_each() -> bool:
         async with contextlib.aclosing(provider.scrape(context, wanted)) as results:
             async for result in results:
                 done.append(_save_result(provider.name, result, context.slate, sink, overwrite))
+        return True
 
-    task = asyncio.create_task(save_each())
-    waiter = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})  # the browser closes as the scrape unwinds
-    exc = None if task.cancelled() else task.exception()
-    if task.cancelled() or (exc is not None and stop.is_set()):
-        # (an error while unwinding: a browser the same Ctrl-C killed, say)
-        scraped = {o.league for o in done}
-        in_flight = next((lg for lg in wanted if lg not in scraped), None)
-        if in_flight is not None:
-            log.warning("%s %s: abandoned mid-scrape on a stop request; nothing saved for it",
-                        provider.name, in_flight)  # fmt: skip
-        if exc is not None:
-            log.debug("%s: the stopped scrape ended with %r", provider.name, exc)
-        return in_flight
-    if isinstance(exc, BrowserError):
-        log.error("%s: scrape failed: %s", provider.name, exc)
-        scraped = {o.league for o in done}
-        done += [ScrapeOutcome(provider.name, lg, Status.FAILED, context.slate, reason=str(exc))
-                 for lg in wanted if lg not in scraped]  # fmt: skip
-    elif exc is not None:
-        raise exc
-    return None
+    try:  # a stop cancels the scrape: the browser closes as it unwinds
+        finished = await unless_stopped(save_each, stop)
+    except Exception as exc:
+        if not stop.is_set():
+            if not isinstance(exc, BrowserError):
+                raise
+            log.error("%s: scrape failed: %s", provider.name, exc)
+            scraped = {o.league for o in done}
+            failed = [lg for lg in wanted if lg not in scraped]
+            slate = context.slate
+            done += [ScrapeOutcome(provider.name, lg, Status.FAILED, slate, reason=str(exc))
+                     for lg in failed]  # fmt: skip
+            return None
+        # An error while unwinding a stopped scrape: a browser the same Ctrl-C killed, say.
+        log.debug("%s: the stopped scrape ended with %r", provider.name, exc)
+        finished = None
+    if finished:
+        return None
+    scraped = {o.league for o in done}
+    in_flight = next((lg for lg in wanted if lg not in scraped), None)
+    if in_flight is not None:
+        log.warning("%s %s: abandoned mid-scrape on a stop request; nothing saved for it",
+                    provider.name, in_flight)  # fmt: skip
+    return in_flight
 
 
 def _save_result(

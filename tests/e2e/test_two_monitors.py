@@ -22,6 +22,12 @@ async def start_monitor(out: Path, exports: Mapping[str, str]) -> asyncio.subpro
     )  # fmt: skip
 
 
+async def scraped(out: Path, exports: Mapping[str, str]) -> None:
+    run = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", "-o", str(out),
+                       env=exports)  # fmt: skip
+    assert run.code == 0, run.stderr
+
+
 def odds_once(out: Path) -> None:
     odds = [r["selection_id"] for r in read(out, BUSY) if r["type"] == "odds"]
     assert odds == [e[0] for e in EXPECTED]  # once each: the second wrote nothing
@@ -31,9 +37,7 @@ async def test_a_second_monitor_of_the_same_league_exits_naming_the_first(
     tmp_path: Path, dk_sim: SimFactory
 ) -> None:
     async with dk_sim(SimOptions(speed=10), {"nba": scenario()}) as (running, _):
-        scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba",
-                              "-o", str(tmp_path), env=running.exports)  # fmt: skip
-        assert scrape.code == 0, scrape.stderr
+        await scraped(tmp_path, running.exports)
         first = await start_monitor(tmp_path, running.exports)
         assert first.stderr is not None
         async with asyncio.timeout(30):  # until the first holds the league
@@ -53,9 +57,7 @@ async def test_two_monitors_started_together_one_watches(
     tmp_path: Path, dk_sim: SimFactory
 ) -> None:
     async with dk_sim(SimOptions(speed=10), {"nba": scenario()}) as (running, _):
-        scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba",
-                              "-o", str(tmp_path), env=running.exports)  # fmt: skip
-        assert scrape.code == 0, scrape.stderr
+        await scraped(tmp_path, running.exports)
         both = await asyncio.gather(*(start_monitor(tmp_path, running.exports) for _ in "ab"))
         outputs = await asyncio.wait_for(asyncio.gather(*(p.communicate() for p in both)), 90)
     codes = sorted(p.returncode or 0 for p in both)
