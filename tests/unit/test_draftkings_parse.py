@@ -1366,40 +1366,58 @@ def _full_row(selection_id: str, market_id: str = "3_500", replaced: str = "0OU5
                  [], 22250, [], replaced, {}]]  # fmt: skip
 
 
+# A live frame skips an item whose id is bad and keeps the rest: with a league-wide subscription
+# one odd prop id must not drop every watched quote of the frame. Each case puts good items next
+# to the bad one, so it fails if the whole frame were dropped or the bad item kept.
+_GOOD_Q = Quote("0ML500_1", -180, 1.56, None, None, None, "NY Knicks")
+
+
+def _full_q(selection_id: str, replaced: str | None = "0OU500O22150_1") -> Quote:
+    return Quote(selection_id, -108, 1.93, 222.5, "3_500", replaced, "Over")
+
+
 @pytest.mark.parametrize("bad", HOSTILE_IDS)
 @pytest.mark.parametrize(
-    ("groups", "path"),
+    ("groups", "expected"),
     [
-        # a change's selection id; a full row's selection, market and replaced ids
-        (lambda b: [[[], [], []], [[], [], []], [[], [], [[24, [b, "x", ["-110"]]]]]],
-         "frame[2][0][2][2][0][1][0]"),
-        (lambda b: [[[], [], [_full_row(b)]], [[], [], []], [[], [], []]],
-         "frame[2][0][0][2][0][1][0]"),
-        (lambda b: [[[], [], [_full_row("0OU500O22250_1", market_id=b)]], [[], [], []],
-                    [[], [], []]], "frame[2][0][0][2][0][1][1]"),
+        # a change's selection id
+        (lambda b: [[[], [], []], [[], [], []], [[], [], [[24, [b, "x", ["-110"]]], GOOD_CHANGE]]],
+         (_GOOD_Q,)),
+        # a full row's selection id, market id, replaced id (the quote kept, without it)
+        (lambda b: [[[], [], [_full_row(b), _full_row("0OU500O22250_3")]], [[], [], []],
+                    [[], [], [GOOD_CHANGE]]], (_full_q("0OU500O22250_3"), _GOOD_Q)),
+        (lambda b: [[[], [], [_full_row("0OU500O22250_1", market_id=b),
+                              _full_row("0OU500O22250_3")]], [[], [], []],
+                    [[], [], [GOOD_CHANGE]]], (_full_q("0OU500O22250_3"), _GOOD_Q)),
         (lambda b: [[[], [], [_full_row("0OU500O22250_1", replaced=b)]], [[], [], []],
-                    [[], [], []]], "frame[2][0][0][2][0][1][10]"),
+                    [[], [], [GOOD_CHANGE]]], (_full_q("0OU500O22250_1", None), _GOOD_Q)),
         # deletes of an event, a market, a selection
-        (lambda b: [[[], [], []], [["9002", b], [], []], [[], [], []]], "frame[2][0][1][0][1]"),
-        (lambda b: [[[], [], []], [[], [b], []], [[], [], []]], "frame[2][0][1][1][0]"),
-        (lambda b: [[[], [], []], [[], [], ["0ML500_1", b]], [[], [], []]],
-         "frame[2][0][1][2][1]"),
+        (lambda b: [[[], [], []], [["9002", b], [], []], [[], [], [GOOD_CHANGE]]],
+         (Removed("event", "9002"), _GOOD_Q)),
+        (lambda b: [[[], [], []], [[], [b, "3_500"], []], [[], [], [GOOD_CHANGE]]],
+         (Removed("market", "3_500"), _GOOD_Q)),
+        (lambda b: [[[], [], []], [[], [], ["0ML500_3", b]], [[], [], [GOOD_CHANGE]]],
+         (Removed("selection", "0ML500_3"), _GOOD_Q)),
         # a market's suspension
-        (lambda b: [[[], [], []], [[], [], []], [[], [[23, [b, "Spread", True]]], []]],
-         "frame[2][0][2][1][0][1][0]"),
+        (lambda b: [[[], [], []], [[], [], []],
+                    [[], [[23, [b, "Spread", True]], [23, ["2_500", "Spread", False]]],
+                     [GOOD_CHANGE]]], (MarketStatus("2_500", False), _GOOD_Q)),
     ],
 )  # fmt: skip
-def test_a_bad_id_in_a_frame_is_a_parse_error_for_that_frame(
-    groups: Any, path: str, bad: str
+def test_a_bad_id_in_a_frame_skips_that_item_only(
+    groups: Any, expected: tuple[Any, ...], bad: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def no_text(*args: object) -> str:  # a skipped item builds no error text
+        raise AssertionError("id_problem called for a skipped item")
+
+    monkeypatch.setattr(parse, "id_problem", no_text)
     decoder = FrameDecoder()
     decoder.track(SUB, "events", initial_data=False)
-    with pytest.raises(ParseError) as info:
-        decoder.decode(update(SUB, groups(bad)))
-    assert info.value.path == path
-    assert repr(bad)[:20] in info.value.problem and "\n" not in str(info.value)
+    batch = decoder.decode(update(SUB, groups(bad)))
+    assert batch.kind == "update"
+    assert batch.items == expected
     # The decoder goes on: the next frame is read as usual.
-    assert decoder.decode(update(SUB, groups("0ML500_1"))).kind == "update"
+    assert decoder.decode(update(SUB, groups("0ML500_2"))).kind == "update"
 
 
 def test_a_market_row_without_a_suspension_is_not_read_at_all() -> None:
@@ -1408,41 +1426,58 @@ def test_a_market_row_without_a_suspension_is_not_read_at_all() -> None:
     assert FrameDecoder().decode(frame).items == ()
 
 
+_PRICED = {"id": "0ML500_3", "displayOdds": {"american": "-120"}}
+_PRICED_Q = Quote("0ML500_3", -120, 1.8333)
+
+
 @pytest.mark.parametrize("bad", HOSTILE_IDS)
 @pytest.mark.parametrize(
-    ("body", "path"),
+    ("body", "expected"),
     [
-        (lambda b: {"change": {"selections": [{"id": b, "displayOdds": {"american": "+100"}}]}},
-         "frame.data.data.change.selections[0].id"),
-        (lambda b: {"change": {"selections": [{"id": b}]}},  # even without a price
-         "frame.data.data.change.selections[0].id"),
+        (lambda b: {"change": {"selections": [{"id": b, "displayOdds": {"american": "+100"}},
+                                              _PRICED]}}, (_PRICED_Q,)),
+        (lambda b: {"change": {"selections": [{"id": b}, _PRICED]}},  # even without a price
+         (_PRICED_Q,)),
         (lambda b: {"add": {"selections": [{"id": "0ML500_1", "marketId": b,
-                                            "displayOdds": {"american": "+100"}}]}},
-         "frame.data.data.add.selections[0].marketId"),
+                                            "displayOdds": {"american": "+100"}}, _PRICED]}},
+         (_PRICED_Q,)),
+        # a bad replacedSelectionId: the quote is kept, without it
         (lambda b: {"add": {"selections": [{"id": "0ML500_1", "replacedSelectionId": b,
-                                            "displayOdds": {"american": "+100"}}]}},
-         "frame.data.data.add.selections[0].replacedSelectionId"),
-        (lambda b: {"change": {"markets": [{"id": b, "isSuspended": True}]}},
-         "frame.data.data.change.markets[0].id"),
-        (lambda b: {"remove": {"events": ["9002", b]}}, "frame.data.data.remove.events[1]"),
-        (lambda b: {"remove": {"markets": [b]}}, "frame.data.data.remove.markets[0]"),
-        (lambda b: {"remove": {"selections": [b]}}, "frame.data.data.remove.selections[0]"),
+                                            "displayOdds": {"american": "+100"}}, _PRICED]}},
+         (Quote("0ML500_1", 100, 2.0), _PRICED_Q)),
+        (lambda b: {"change": {"markets": [{"id": b, "isSuspended": True},
+                                           {"id": "2_500", "isSuspended": False}],
+                               "selections": [_PRICED]}},
+         (MarketStatus("2_500", False), _PRICED_Q)),
+        (lambda b: {"remove": {"events": ["9002", b]}, "change": {"selections": [_PRICED]}},
+         (Removed("event", "9002"), _PRICED_Q)),
+        (lambda b: {"remove": {"markets": [b, "3_500"]}, "change": {"selections": [_PRICED]}},
+         (Removed("market", "3_500"), _PRICED_Q)),
+        (lambda b: {"remove": {"selections": [b, "0ML500_1"]},
+                    "change": {"selections": [_PRICED]}},
+         (Removed("selection", "0ML500_1"), _PRICED_Q)),
     ],
 )  # fmt: skip
-def test_a_bad_id_in_a_json_frame_is_a_parse_error(body: Any, path: str, bad: str) -> None:
-    with pytest.raises(ParseError) as info:
-        FrameDecoder().decode(_json_update(body(bad)))
-    assert info.value.path == path
-    assert repr(bad)[:20] in info.value.problem
+def test_a_bad_id_in_a_json_frame_skips_that_item_only(
+    body: Any, expected: tuple[Any, ...], bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_text(*args: object) -> str:  # a skipped item builds no error text
+        raise AssertionError("id_problem called for a skipped item")
+
+    monkeypatch.setattr(parse, "id_problem", no_text)
+    batch = FrameDecoder().decode(_json_update(body(bad)))
+    assert batch.kind == "update"
+    assert batch.items == expected
 
 
 def test_a_hash_in_a_selection_id_is_a_real_draftkings_id() -> None:
     # The captured format=json feed removes this prop selection; a market or event id with "#"
-    # is still refused.
+    # is still refused (skipped).
     prop = "0QA372230232#2294390952_13L84240Q11697086504Q20"
     batch = FrameDecoder().decode(_json_update({"remove": {"selections": [prop]}}))
     assert batch.items == (Removed("selection", prop),)
     frame = update(SUB, [[[], [], []], [[], [], [prop]], [[], [], []]])
     assert FrameDecoder().decode(frame).items == (Removed("selection", prop),)
-    with pytest.raises(ParseError):
-        FrameDecoder().decode(_json_update({"remove": {"markets": ["1#2"]}}))
+    # skipped, as any bad id in a live frame, and the rest of the frame kept
+    batch = FrameDecoder().decode(_json_update({"remove": {"markets": ["1#2", "1_2"]}}))
+    assert batch.items == (Removed("market", "1_2"),)

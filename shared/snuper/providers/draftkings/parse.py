@@ -302,7 +302,9 @@ def _missing_or_type(value: object, expected: str) -> str:
 
 
 # Every id that reaches a snapshot, a record or the engine's indexes is checked here (ids.py):
-# one precompiled fullmatch per id, and an error text only for an id that fails.
+# one precompiled fullmatch per id, and an error text only for an id that fails. REST (what we
+# keep) raises ParseError for a bad id; a live frame skips the item with a bad id and keeps the
+# rest of the frame (one odd prop id must not drop every watched quote in the frame).
 _MARKET_ID_OK: Final = FULLMATCH["market_id"]
 _SELECTION_ID_OK: Final = FULLMATCH["selection_id"]
 _REMOVED_FIELD: Final[dict[str, IdField]] = {
@@ -448,7 +450,9 @@ class FrameDecoder:
     await their initial data (see `track`).
 
     Every shape is checked explicitly and a malformed one raises ParseError naming its path;
-    any other exception leaving `decode` is a bug in this module, and is meant to surface.
+    an item (a removal, market or selection row) whose id is not a valid id (ids.py) is skipped,
+    and the rest of the frame kept. Any other exception leaving `decode` is a bug in this module,
+    and is meant to surface.
     """
 
     __slots__ = ("_awaiting", "_entities")
@@ -564,9 +568,8 @@ class FrameDecoder:
             for k, entity_id in enumerate(ids):
                 if not isinstance(entity_id, str):
                     raise ParseError(f"frame[2][0][1][{pos}][{k}]", "expected an id string")
-                if id_ok(entity_id) is None:
-                    raise _bad_id(_REMOVED_FIELD[kind], entity_id, f"frame[2][0][1][{pos}][{k}]")
-                items.append(Removed(kind, entity_id))
+                if id_ok(entity_id) is not None:  # a bad id: skip that removal, not the frame
+                    items.append(Removed(kind, entity_id))
         self._entries(groups[2], 2, market_pos, selection_pos, items)
         listed = _initial_events(groups) if first and entity == "events" else None
         return FeedBatch(
@@ -644,19 +647,15 @@ class FrameDecoder:
                     for k, entity_id in enumerate(_json_list(section, op, key)):
                         if not isinstance(entity_id, str):
                             raise ParseError(f"frame.data.data.remove.{key}[{k}]", "expected an id")
-                        if id_ok(entity_id) is None:
-                            field = _REMOVED_FIELD[kind]
-                            where = f"frame.data.data.remove.{key}[{k}]"
-                            raise _bad_id(field, entity_id, where)
-                        items.append(Removed(kind, entity_id))
+                        if id_ok(entity_id) is not None:  # a bad id: skip it, not the frame
+                            items.append(Removed(kind, entity_id))
                 continue
             for k, market in enumerate(_json_list(section, op, "markets")):
                 path = f"frame.data.data.{op}.markets[{k}]"
                 obj = _obj(market, path)
                 market_id = _req_str(obj, "id", path)
                 suspended = obj.get("isSuspended")
-                if isinstance(suspended, bool):
-                    _check_id("market_id", market_id, f"{path}.id")
+                if isinstance(suspended, bool) and _MARKET_ID_OK(market_id) is not None:
                     items.append(MarketStatus(market_id, suspended))
             for k, selection in enumerate(_json_list(section, op, "selections")):
                 quote_ = _json_quote(selection, f"frame.data.data.{op}.selections[{k}]")
@@ -700,17 +699,18 @@ def _selection(row: _SelectionRow, fields: list[Any], g: int, pos: int, k: int) 
         value = fields[index] if index is not None and n > index else None
         return value if isinstance(value, str) else None
 
-    # Hot path: a fullmatch per id, and a field path formatted only for a bad id or line.
+    # Hot path: a fullmatch per id, and a field path formatted only for a bad line. A row whose
+    # selection or market id is not a valid id is skipped (the rest of the frame still counts);
+    # a bad replacedSelectionId is dropped and the quote kept.
     selection_id: str = fields[0]  # a str: _entries checked it
     if _SELECTION_ID_OK(selection_id) is None:
-        raise _bad_id("selection_id", selection_id, f"frame[2][0][{g}][{pos}][{k}][1][0]")
+        return None
     market_id = text(row.market)
     if market_id is not None and _MARKET_ID_OK(market_id) is None:
-        raise _bad_id("market_id", market_id, f"frame[2][0][{g}][{pos}][{k}][1][{row.market}]")
+        return None
     replaced_id = text(row.replaced)
     if replaced_id is not None and _SELECTION_ID_OK(replaced_id) is None:
-        where = f"frame[2][0][{g}][{pos}][{k}][1][{row.replaced}]"
-        raise _bad_id("selection_id", replaced_id, where)
+        replaced_id = None
     line = None
     if n > row.points and fields[row.points] is not None:
         try:
@@ -755,10 +755,8 @@ def _market_status(
     market_id: str, suspended: object, g: int, pos: int, k: int
 ) -> MarketStatus | None:
     """A market's suspension when the row tells it (a real bool), its id checked."""
-    if not isinstance(suspended, bool):
-        return None
-    if _MARKET_ID_OK(market_id) is None:
-        raise _bad_id("market_id", market_id, f"frame[2][0][{g}][{pos}][{k}][1][0]")
+    if not isinstance(suspended, bool) or _MARKET_ID_OK(market_id) is None:
+        return None  # no suspension told, or a bad id: skip the row, not the frame
     return MarketStatus(market_id, suspended)
 
 
@@ -795,7 +793,7 @@ def _json_quote(value: object, path: str) -> Quote | None:
     obj = _obj(value, path)
     selection_id = _req_str(obj, "id", path)
     if _SELECTION_ID_OK(selection_id) is None:
-        raise _bad_id("selection_id", selection_id, f"{path}.id")
+        return None  # a bad id: skip this selection, not the frame
     odds = obj.get("displayOdds")
     if odds is None:
         return None  # a partial change without a price
@@ -807,10 +805,10 @@ def _json_quote(value: object, path: str) -> Quote | None:
     american = _american(american_raw, f"{path}.displayOdds.american")
     market_id = obj.get("marketId")
     if isinstance(market_id, str) and _MARKET_ID_OK(market_id) is None:
-        raise _bad_id("market_id", market_id, f"{path}.marketId")
+        return None  # a bad market id: skip this selection, not the frame
     replaced = obj.get("replacedSelectionId")
     if isinstance(replaced, str) and _SELECTION_ID_OK(replaced) is None:
-        raise _bad_id("selection_id", replaced, f"{path}.replacedSelectionId")
+        replaced = None  # keep the quote, without the bad replaced id
     label = obj.get("label")
     return Quote(
         selection_id=selection_id,
