@@ -11,7 +11,7 @@ DEMO_DIR ?= demo-data
 SNUPER_BROWSER_PATH ?= $(shell command -v chromium 2>/dev/null || command -v chromium-browser 2>/dev/null)
 export SNUPER_BROWSER_PATH
 
-.PHONY: install test lint demo browser lock clean
+.PHONY: install test lint demo browser lock clean bench
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -37,12 +37,18 @@ test: $(STAMP) browser
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared tests scripts
-	$(BIN)/ruff format --check shared tests scripts
+	$(BIN)/ruff check shared tests scripts bench
+	$(BIN)/ruff format --check shared tests scripts bench
 	$(BIN)/mypy
 
 demo: $(STAMP) browser
 	bash scripts/demo.sh "$(DEMO_DIR)"
+
+# Performance figures (issue 7): prints a table, writes bench/results.json. Not part of `make test`.
+# Run a subset with: make bench BENCH=parse_ratio
+BENCH ?=
+bench: $(STAMP) browser
+	$(BIN)/python -m bench $(BENCH)
 
 # Re-pin every installed version after changing pyproject.toml's dependencies.
 lock:

@@ -1,0 +1,57 @@
+"""scrape_s.<provider>: `snuper -t scrape` of one league against the simulator, browser included."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from bench.common import FROZEN_DAY, cli_env, snuper_command
+from bench.registry import Figure, Progress, figure, median
+from snuper.providers.draftkings import PROVIDER as DRAFTKINGS
+from snuper.providers.draftkings.sim import DraftKingsSim
+from snuper.sim.options import SimOptions
+from snuper.sim.server import start_sim
+
+RUNS = 3
+TIMEOUT_S = 120.0
+
+
+async def _scrape_runs(league: str, progress: Progress) -> list[float]:
+    options = SimOptions(seed=11, slate_day=FROZEN_DAY)
+    app = web.Application()
+    DraftKingsSim(options).mount(app)
+    running = await start_sim(options, app=app, providers=[DRAFTKINGS])
+    walls: list[float] = []
+    try:
+        env = cli_env(running.exports)
+        for run in range(RUNS):
+            with tempfile.TemporaryDirectory(prefix="snuper-bench-") as out:
+                args = ["-t", "scrape", "-p", "draftkings", "-l", league, "-o", out]
+                started = time.perf_counter()
+                process = await asyncio.create_subprocess_exec(
+                    *snuper_command(), *args,
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+                )  # fmt: skip
+                _, err = await asyncio.wait_for(process.communicate(), TIMEOUT_S)
+                wall = time.perf_counter() - started
+                if process.returncode != 0:
+                    raise RuntimeError(
+                        f"scrape exited {process.returncode}: {err.decode()[-2000:]}"
+                    )
+                if not any(Path(out).rglob(f"*-{league}.json")):
+                    raise RuntimeError(f"scrape wrote no {league} snapshot under {out}")
+            walls.append(wall)
+            progress(f"run {run + 1}/{RUNS}: {wall:.2f} s")
+    finally:
+        await running.close()
+    return walls
+
+
+@figure("scrape_s.draftkings")
+def scrape_s_draftkings(progress: Progress) -> Figure:
+    walls = asyncio.run(_scrape_runs("nba", progress))
+    return Figure("scrape_s.draftkings", median(walls), 5.0, "lower", "s", {"runs_s": walls})
