@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
@@ -47,9 +48,10 @@ def parse_iso(value: str) -> datetime:
 def iso_utc(moment: datetime) -> str:
     """'2026-12-01T23:10:00Z' (milliseconds when present)."""
     moment = moment.astimezone(UTC)
+    # isoformat is C and truncates to the millisecond; "+00:00" becomes "Z" (hot: per message).
     if moment.microsecond:
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
+    return moment.isoformat(timespec="seconds")[:-6] + "Z"
 
 
 def utc_now() -> datetime:
@@ -75,6 +77,8 @@ _SECONDS_MIN = int((_TS_MIN - _EPOCH).total_seconds())
 _SECONDS_MAX = int((_TS_MAX - _EPOCH).total_seconds())
 _MS_THRESHOLD = 100_000_000_000  # epoch numbers above 1e11 are milliseconds, else seconds
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Already the normal form (a book's usual shape, and every FeedBatch's second look): kept as is.
+_NORMAL = re.compile(r"20\d\d-[01]\d-[0-3]\dT[0-2]\d:[0-5]\d:[0-5]\d\.\d{3}Z")
 
 
 def normalise_ts(value: object) -> str | None:
@@ -88,6 +92,8 @@ def normalise_ts(value: object) -> str | None:
     whole second), so every source_ts has one shape; parse_iso reads it back.
     """
     if isinstance(value, str):
+        if _NORMAL.fullmatch(value) is not None and _valid_hour(value[:13]):
+            return value
         return _ts_from_text(value)
     if isinstance(value, datetime):
         return _ts_from_datetime(value)
@@ -109,6 +115,16 @@ def normalise_ts(value: object) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def _valid_hour(text: str) -> bool:
+    """'YYYY-MM-DDTHH' names a real hour (not 2026-02-30T25); cached, as hours repeat."""
+    try:
+        datetime(int(text[:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]))
+    except ValueError:
+        return False
+    return True
+
+
 def _ts_from_text(value: str) -> str | None:
     text = value.strip()
     if not text or len(text) > 64:
@@ -127,6 +143,8 @@ def _ts_from_text(value: str) -> str | None:
 
 
 def _ts_from_datetime(moment: datetime) -> str | None:
+    if moment.tzinfo is UTC and _TS_MIN <= moment < _TS_MAX:  # the usual case, in C
+        return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
     try:
         if moment.utcoffset() is None:  # naive (or a tzinfo without an offset): UTC
             moment = moment.replace(tzinfo=UTC)
@@ -158,4 +176,4 @@ def _ts_from_number(value: float | Decimal) -> str | None:
 
 def _ts_format(micros: int) -> str:
     moment = _EPOCH + timedelta(microseconds=micros)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"

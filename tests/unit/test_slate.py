@@ -122,6 +122,11 @@ def test_edges(value: object, expected: str) -> None:
         msgpack.Timestamp(seconds=0, nanoseconds=0),
         msgpack.Timestamp(seconds=2**40, nanoseconds=0),
         "2026-12-02T00:29:59.123Z" * 3,
+        # The normal shape (taken as is on the fast path) naming no real moment:
+        "2026-02-30T10:00:00.000Z",
+        "2026-13-01T10:00:00.000Z",
+        "2026-00-10T10:00:00.000Z",
+        "2026-01-01T24:00:00.000Z",
     ],
 )
 def test_unreadable_or_absurd_is_none(value: object) -> None:

@@ -5,6 +5,7 @@ Shapes are in docs/wire-formats.md (DraftKings, and "What the real captures add"
 
 from __future__ import annotations
 
+import functools
 import math
 import reprlib
 from collections.abc import Callable, Mapping
@@ -502,7 +503,7 @@ class FrameDecoder:
     # -- msgpack ----------------------------------------------------------------------------
 
     def _decode_msgpack(self, raw: bytes) -> FeedBatch:
-        if not isinstance(raw, bytes | bytearray | memoryview):
+        if not isinstance(raw, (bytes, bytearray, memoryview)):  # a tuple: faster than a union
             raise ParseError("frame", f"expected bytes or str, got {type(raw).__name__}")
         try:
             frame = msgpack.unpackb(raw, timestamp=3, strict_map_key=False)
@@ -534,14 +535,17 @@ class FrameDecoder:
         groups = payload[0]
         sub_id = frame[0]
         entity = self._entities.get(sub_id) if isinstance(sub_id, str) else None
-        first = self._first_update(sub_id)
+        first = bool(self._awaiting) and self._first_update(sub_id)
         if groups is None or (entity is not None and entity not in _LAYOUT):
             return _IGNORED  # ContentCards: payload[0] is null and the layout differs
         if not isinstance(groups, list) or len(groups) < 3:
             raise ParseError("frame[2][0]", "expected [inserts, deletes, changes]")
-        for g in range(3):
-            if not isinstance(groups[g], list):
-                raise ParseError(f"frame[2][0][{g}]", "expected a list of entity lists")
+        inserts, deletes, changes = groups[0], groups[1], groups[2]
+        if not (isinstance(inserts, list) and isinstance(deletes, list)):
+            g = 0 if not isinstance(inserts, list) else 1
+            raise ParseError(f"frame[2][0][{g}]", "expected a list of entity lists")
+        if not isinstance(changes, list):
+            raise ParseError("frame[2][0][2]", "expected a list of entity lists")
         if entity is None:
             count = len(groups[0])
             if count in (3, 5):
@@ -551,26 +555,31 @@ class FrameDecoder:
             else:
                 raise ParseError("frame[2][0][0]", f"cannot tell the entity from {count} lists")
         market_pos, selection_pos, needed = _LAYOUT[entity]
-        for g in range(3):
-            if len(groups[g]) < needed:
-                raise ParseError(f"frame[2][0][{g}]", f"expected {needed} lists for {entity}")
+        if len(inserts) < needed or len(deletes) < needed or len(changes) < needed:
+            g = 0 if len(inserts) < needed else 1 if len(deletes) < needed else 2
+            raise ParseError(f"frame[2][0][{g}]", f"expected {needed} lists for {entity}")
 
         items: list[FeedItem] = []
         # Group order (inserts, deletes, changes) matters: a line move inserts the new selection
         # (with replacedSelectionId) before or with the delete of the old one.
-        self._entries(groups[0], 0, market_pos, selection_pos, items)
-        deletes = groups[1]
-        for pos, kind in enumerate(_DELETE_KINDS[entity]):
+        # count([]) is a C-speed "every list empty": most frames change one list of the fifteen.
+        if inserts.count(_EMPTY) != len(inserts):
+            self._entries(inserts, 0, market_pos, selection_pos, items)
+        delete_kinds = _DELETE_KINDS[entity] if deletes.count(_EMPTY) != len(deletes) else ()
+        for pos, kind in enumerate(delete_kinds):
             ids = deletes[pos]
             if not isinstance(ids, list):
                 raise ParseError(f"frame[2][0][1][{pos}]", "expected a list of ids")
+            if not ids:
+                continue  # the usual case
             id_ok = FULLMATCH[_REMOVED_FIELD[kind]]
             for k, entity_id in enumerate(ids):
                 if not isinstance(entity_id, str):
                     raise ParseError(f"frame[2][0][1][{pos}][{k}]", "expected an id string")
                 if id_ok(entity_id) is not None:  # a bad id: skip that removal, not the frame
                     items.append(Removed(kind, entity_id))
-        self._entries(groups[2], 2, market_pos, selection_pos, items)
+        if changes.count(_EMPTY) != len(changes):
+            self._entries(changes, 2, market_pos, selection_pos, items)
         listed = _initial_events(groups) if first and entity == "events" else None
         return FeedBatch(
             "update",
@@ -588,6 +597,8 @@ class FrameDecoder:
             entries = group[pos]
             if not isinstance(entries, list):
                 raise ParseError(f"frame[2][0][{g}][{pos}]", "expected a list")
+            if not entries:
+                continue  # the usual case: a frame changes one or two lists of the five
             for k, entry in enumerate(entries):
                 if not isinstance(entry, list) or len(entry) < 2:
                     raise ParseError(f"frame[2][0][{g}][{pos}][{k}]", "expected [typeTag, fields]")
@@ -691,43 +702,46 @@ _FULL_ROW: Final = _SelectionRow(label=2, odds=3, points=5, replaced=10, market=
 
 def _selection(row: _SelectionRow, fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
     n = len(fields)
-    price = _frame_price(fields[row.odds] if n > row.odds else None, g, pos, k, row.odds)
+    odds = fields[row.odds] if n > row.odds else None
+    if type(odds) is list and len(odds) > 1 and type(odds[0]) is str and type(odds[1]) is str:
+        try:  # the usual row, inline: two strings the cache has seen before
+            price: tuple[int, float] | None = _price(odds[0], odds[1])
+        except ParseError:
+            price = _frame_price(odds, g, pos, k, row.odds)  # raises with the field's path
+    else:
+        price = _frame_price(odds, g, pos, k, row.odds)
     if price is None:
         return None
-
-    def text(index: int | None) -> str | None:
-        value = fields[index] if index is not None and n > index else None
-        return value if isinstance(value, str) else None
-
-    # Hot path: a fullmatch per id, and a field path formatted only for a bad line. A row whose
-    # selection or market id is not a valid id is skipped (the rest of the frame still counts);
-    # a bad replacedSelectionId is dropped and the quote kept.
+    # Hot path: ids and prices repeat all game, so their checks are cached; a field path is
+    # formatted only for a bad value. A row whose selection or market id is not a valid id is
+    # skipped (the rest of the frame still counts); a bad replacedSelectionId is dropped and
+    # the quote kept.
     selection_id: str = fields[0]  # a str: _entries checked it
-    if _SELECTION_ID_OK(selection_id) is None:
+    if not _selection_id_ok(selection_id):
         return None
-    market_id = text(row.market)
-    if market_id is not None and _MARKET_ID_OK(market_id) is None:
+    market_id = fields[row.market] if row.market is not None and n > row.market else None
+    if not isinstance(market_id, str):
+        market_id = None
+    elif not _market_id_ok(market_id):
         return None
-    replaced_id = text(row.replaced)
-    if replaced_id is not None and _SELECTION_ID_OK(replaced_id) is None:
+    replaced_id = fields[row.replaced] if n > row.replaced else None
+    if not isinstance(replaced_id, str) or not _selection_id_ok(replaced_id):
         replaced_id = None
-    line = None
-    if n > row.points and fields[row.points] is not None:
+    label = fields[row.label] if n > row.label else None
+    line = fields[row.points] if n > row.points else None
+    if type(line) is float and math.isfinite(line):
+        pass  # the usual case: a finite float is the line as it is
+    elif line is not None:
         try:
-            line = _line(fields[row.points], "")
+            line = _line(line, "")
         except ParseError as exc:
             raise ParseError(
                 f"frame[2][0][{g}][{pos}][{k}][1][{row.points}]", exc.problem
             ) from None
-    return Quote(
-        selection_id=selection_id,
-        odds_american=price[0],
-        odds_decimal=price[1],
-        line=line,
-        market_id=market_id,
-        replaced_id=replaced_id,
-        label=text(row.label),
-    )
+    label = label if isinstance(label, str) else None
+    # Positional (hot path): selection_id, odds_american, odds_decimal, line, market_id,
+    # replaced_id, label.
+    return Quote(selection_id, price[0], price[1], line, market_id, replaced_id, label)
 
 
 def _selection_change(fields: list[Any], g: int, pos: int, k: int) -> Quote | None:
@@ -776,8 +790,39 @@ def _frame_price(odds: object, g: int, pos: int, k: int, index: int) -> tuple[in
         raise ParseError(f"frame[2][0][{g}][{pos}][{k}][1][{index}]", "expected an odds array")
     if not odds or odds[0] is None:
         return None
-    american = _american(odds[0], f"frame[2][0][{g}][{pos}][{k}][1][{index}][0]")
-    return american, _decimal(odds[1] if len(odds) > 1 else None, american)
+    raw = odds[0]
+    book_decimal = odds[1] if len(odds) > 1 else None
+    if type(raw) in _PLAIN and type(book_decimal) in _PLAIN:  # hashable: the cache can hold it
+        try:
+            return _price(raw, book_decimal)
+        except ParseError as exc:
+            raise ParseError(f"frame[2][0][{g}][{pos}][{k}][1][{index}][0]", exc.problem) from None
+    american = _american(raw, f"frame[2][0][{g}][{pos}][{k}][1][{index}][0]")
+    return american, _decimal(book_decimal, american)
+
+
+_EMPTY: Final[list[Any]] = []  # compared with, never changed
+_PLAIN: Final = frozenset({str, int, float, type(None)})
+_CACHE_SIZE: Final = 8192  # distinct ids and price strings of a busy slate, with room
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE, typed=True)  # typed: 100 and 100.0 stay apart
+def _price(
+    american: str | int | float, book_decimal: str | int | float | None
+) -> tuple[int, float]:
+    """(american, decimal) of one odds array's first two cells; ParseError with no path."""
+    value = _american(american, "")
+    return value, _decimal(book_decimal, value)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _selection_id_ok(value: str) -> bool:
+    return _SELECTION_ID_OK(value) is not None
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _market_id_ok(value: str) -> bool:
+    return _MARKET_ID_OK(value) is not None
 
 
 def _json_list(section: dict[str, Any], op: str, key: str) -> list[Any]:
