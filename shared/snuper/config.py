@@ -78,6 +78,9 @@ class MonitorSettings:
     backoff_max: float = 30.0
     max_failures: int = 10  # consecutive failed connections before giving up
     queue_size: int = 10_000  # records waiting for the sink before back-pressure
+    # A written record is made durable (flushed) as soon as no more are waiting, and at the
+    # latest this long after it was written while more keep coming (a group commit).
+    durable_within: float = 0.02
     # After a stop (signal, runtime limit, events over), how long the sink gets to take what is
     # queued; below ECS's 30 s stop timeout so a Fargate task is never killed mid-write.
     shutdown_deadline: float = 20.0

@@ -369,8 +369,8 @@ class MonitorEngine:
     # ---- writing ---------------------------------------------------------------------------
 
     async def _write_loop(self) -> None:
-        """Drain the queue in batches off the receive loop; flush at least every interval while
-        records arrive, and once more at the end. Ends when closing and nothing is left, or
+        """Drain the queue in batches off the receive loop; flush as soon as the queue is empty,
+        and at least every `durable_within` while records keep coming; once more at the end. Ends when closing and nothing is left, or
         at once on a permanent sink error (the receive loop then stops too)."""
         try:
             await self._write_all()
@@ -378,12 +378,17 @@ class MonitorEngine:
             self._sink_failure = gave_up.error
 
     async def _write_all(self) -> None:
-        last_flush = self.clock()
+        written_at: float | None = None  # when the oldest record not yet flushed was written
+        within = self.settings.durable_within
         while not (self._closing and self.queue.empty() and not self._held):
             first: object = None
             if not (self._closing and self.queue.empty()):
+                wait = self.settings.interval
+                if written_at is not None:  # a flush is due at written_at + within
+                    wait = max(0.0, written_at + within - self.clock())
                 with contextlib.suppress(TimeoutError):
-                    first = await asyncio.wait_for(self.queue.get(), self.settings.interval)
+                    async with asyncio.timeout(wait):  # not wait_for: no task per batch
+                        first = await self.queue.get()
             items = () if first is None else (first, *self._drain())
             batch: list[Record] = [item for item in items if item is not _CLOSE]  # type: ignore[misc]
             if self._closing and self.queue.empty() and self._held:
@@ -395,9 +400,16 @@ class MonitorEngine:
                 index = await self._sink_call("write", write)
                 self._in_flight, self._partly_stored = 0, None
                 self._undurable.append((index, len(batch)))
-            if self._not_durable() and self.clock() - last_flush >= self.settings.interval:
+                if written_at is None:
+                    written_at = self.clock()
+            # Group commit: flush once nothing more waits (low latency when the feed is calm),
+            # or when the oldest record has waited `within` (bounded latency under load; one
+            # flush covers everything written meanwhile).
+            if self._not_durable() and (
+                self.queue.empty() or written_at is None or self.clock() - written_at >= within
+            ):
                 await self._sink_call("flush", self.writer.sink.flush, makes_durable=True)
-                last_flush = self.clock()
+                written_at = None
         if self._not_durable():
             final = functools.partial(self.writer.sink.flush, final=True)
             await self._sink_call("flush", final, makes_durable=True)

@@ -47,7 +47,8 @@ def parse_iso(value: str) -> datetime:
 
 def iso_utc(moment: datetime) -> str:
     """'2026-12-01T23:10:00Z' (milliseconds when present)."""
-    moment = moment.astimezone(UTC)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     # isoformat is C and truncates to the millisecond; "+00:00" becomes "Z" (hot: per message).
     if moment.microsecond:
         return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
