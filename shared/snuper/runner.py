@@ -370,8 +370,9 @@ class MonitorEngine:
 
     async def _write_loop(self) -> None:
         """Drain the queue in batches off the receive loop; flush as soon as the queue is empty,
-        and at least every `durable_within` while records keep coming; once more at the end. Ends when closing and nothing is left, or
-        at once on a permanent sink error (the receive loop then stops too)."""
+        and at least every `durable_within` while records keep coming; once more at the end.
+        Ends when closing and nothing is left, or at once on a permanent sink error (the
+        receive loop then stops too)."""
         try:
             await self._write_all()
         except _GaveUp as gave_up:
