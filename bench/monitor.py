@@ -1,5 +1,7 @@
-"""monitor_fs_updates_per_s: a loopback server offering DraftKings update frames as fast as the
-monitor takes them over a real websocket, end to end into the fs sink (records counted in files)."""
+"""monitor_fs_updates_per_s: a loopback server (its own process) offering DraftKings update
+frames as fast as the monitor takes them over a real websocket, end to end into the fs sink
+(records counted in the files). Beside it, in the same run, the reference: a bare websockets
+client that only receives the same frames from the same server."""
 
 from __future__ import annotations
 
@@ -7,24 +9,28 @@ import asyncio
 import signal
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgpack
-from aiohttp import WSMsgType, web
+import websockets
 
 from bench.common import FROZEN_NOW, cli_env, snuper_command
+from bench.feeds import draftkings_env, feed_server
 from bench.parse import RECEIVED_AT, SUB_ID, record_frames
 from bench.registry import Figure, Progress, figure
+from snuper.model import Snapshot
 from snuper.providers.draftkings.parse import FrameDecoder
 from snuper.slate import today_slate
 from snuper.watch import Watchlist
 
 N_FRAMES = 30_000
 TIMEOUT_S = 90.0
+POLL_S = 0.05
 
 
-def _expected_changes(frames: list[bytes], watch: Watchlist) -> int:
+def expected_changes(frames: list[bytes], watch: Watchlist) -> int:
+    """How many odds records these frames make from the snapshot's prices."""
     decoder = FrameDecoder()
     decoder.track(SUB_ID, "events", initial_data=False)
     n = 0
@@ -34,90 +40,90 @@ def _expected_changes(frames: list[bytes], watch: Watchlist) -> int:
     return n
 
 
-def _count_odds(root: Path) -> int:
+def count_odds(root: Path) -> int:
     total = 0
     for path in (root / "draftkings" / "odds").glob("*.json"):
         total += path.read_bytes().count(b'"type":"odds"')
     return total
 
 
-async def _run(progress: Progress) -> tuple[float, dict[str, float]]:
+def decoded(frames: list[bytes]) -> list[list[Any]]:
+    return [msgpack.unpackb(f, timestamp=3, strict_map_key=False) for f in frames]
+
+
+def write_snapshot(root: Path, snapshot: Snapshot) -> None:
+    events = root / "draftkings" / "events"
+    events.mkdir(parents=True)
+    (events / f"{today_slate(FROZEN_NOW)}-nba.json").write_bytes(snapshot.to_json())
+
+
+async def _bare_receive(base: str, n_frames: int) -> float:
+    """Messages per second a websockets client that does nothing else receives."""
+    url = base.replace("http://", "ws://") + "/websocket"
+    async with websockets.connect(url, max_size=None) as ws:
+        await ws.send(msgpack.packb({"id": SUB_ID}))
+        await ws.recv()  # "subscribed"
+        started = time.perf_counter()
+        for _ in range(n_frames):
+            await ws.recv()
+        return n_frames / (time.perf_counter() - started)
+
+
+async def _monitor(base: str, expected: int, snapshot: Snapshot) -> tuple[int, float, int]:
+    with tempfile.TemporaryDirectory(prefix="snuper-bench-") as out:
+        root = Path(out)
+        write_snapshot(root, snapshot)
+        args = ["-t", "monitor", "-p", "draftkings", "-l", "nba", "-o", out, "-i", "0.2"]
+        process = await asyncio.create_subprocess_exec(
+            *snuper_command(), *args, env=cli_env(draftkings_env(base)),
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        assert process.stderr is not None
+        # The clock starts at the monitor's "connected" line: startup is import_ms's business.
+        while b"connected to" not in (line := await process.stderr.readline()):
+            if not line:
+                raise RuntimeError("the monitor ended before connecting")
+        started = time.perf_counter()
+        deadline = started + TIMEOUT_S
+        count = 0
+        while time.perf_counter() < deadline and process.returncode is None:
+            await asyncio.sleep(POLL_S)
+            count = count_odds(root)
+            if count >= expected:
+                break
+        took = time.perf_counter() - started
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+        if count < expected:
+            raise RuntimeError(f"{count}/{expected} records written; log:\n{err.decode()[-3000:]}")
+        return count, took, err.decode().count("behind")
+
+
+async def _run(progress: Progress) -> Figure:
     frames, snapshot = record_frames(N_FRAMES, seed=3)
-    expected = _expected_changes(frames, Watchlist.from_snapshot(snapshot))
+    expected = expected_changes(frames, Watchlist.from_snapshot(snapshot))
     progress(f"recorded {len(frames)} frames; {expected} odds changes expected")
-    bodies = [msgpack.unpackb(f, timestamp=3, strict_map_key=False) for f in frames]
-    sent_at: list[float] = []
-
-    async def websocket(request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
-        await ws.prepare(request)
-        async for msg in ws:
-            if msg.type != WSMsgType.BINARY:
-                continue
-            rpc = msgpack.unpackb(msg.data)
-            sub_id = rpc.get("id")
-            ts = msgpack.Timestamp.from_datetime(datetime.now(UTC))
-            await ws.send_bytes(msgpack.packb([sub_id, "subscribed", None, None, [ts, 0]]))
-            packed = []
-            for body in bodies:
-                body[0] = sub_id
-                packed.append(msgpack.packb(body, datetime=True))
-            sent_at.append(time.perf_counter())
-            for raw in packed:
-                await ws.send_bytes(raw)
-            break
-        await asyncio.sleep(TIMEOUT_S)  # keep the socket open until the monitor is stopped
-        return ws
-
-    app = web.Application()
-    app.router.add_get("/websocket", websocket)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    base = f"http://{host}:{port}"
-    env = cli_env(
-        {
-            "SNUPER_DRAFTKINGS_SITE": base,
-            "SNUPER_DRAFTKINGS_API": base,
-            "SNUPER_DRAFTKINGS_WS": f"ws://{host}:{port}/websocket",
-        }
-    )
-    try:
-        with tempfile.TemporaryDirectory(prefix="snuper-bench-") as out:
-            root = Path(out)
-            events = root / "draftkings" / "events"
-            events.mkdir(parents=True)
-            (events / f"{today_slate(FROZEN_NOW)}-nba.json").write_bytes(snapshot.to_json())
-            args = ["-t", "monitor", "-p", "draftkings", "-l", "nba", "-o", out, "-i", "0.2"]
-            process = await asyncio.create_subprocess_exec(
-                *snuper_command(), *args, env=env, stderr=asyncio.subprocess.PIPE
-            )
-            deadline = time.perf_counter() + TIMEOUT_S
-            count = 0
-            while time.perf_counter() < deadline and process.returncode is None:
-                await asyncio.sleep(0.1)
-                count = _count_odds(root)
-                if count >= expected:
-                    break
-            done = time.perf_counter()
-            if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
-            _, err = await asyncio.wait_for(process.communicate(), 30)
-            if not sent_at or count < expected:
-                raise RuntimeError(
-                    f"{count}/{expected} records written; monitor log:\n{err.decode()[-3000:]}"
-                )
-            took = done - sent_at[0]
-            behind = err.decode().count("behind")
-            progress(f"{count} records in {took:.2f} s; 'behind' logged {behind} times")
-    finally:
-        await runner.cleanup()
-    return count / took, {"records": count, "seconds": took, "behind_logged": behind}
+    bodies = decoded(frames)
+    async with feed_server(bodies) as base:
+        bare = await _bare_receive(base, len(bodies))
+    progress(f"reference: a bare websockets client receives {bare:,.0f} frames/s")
+    async with feed_server(bodies) as base:
+        count, took, behind = await _monitor(base, expected, snapshot)
+    rate = count / took
+    share = rate / bare
+    progress(f"{count} records in {took:.2f} s ({rate:,.0f}/s, {share:.2f} of the bare receive);"
+             f" 'behind' logged {behind} times (files polled every {POLL_S}s)")  # fmt: skip
+    detail = {
+        "records": count,
+        "seconds": round(took, 3),
+        "behind_logged": behind,
+        "bare_websocket_frames_per_s": round(bare),
+        "fraction_of_bare_receive": round(rate / bare, 3),
+    }
+    return Figure("monitor_fs_updates_per_s", rate, 50_000, "higher", "/s", detail)
 
 
 @figure("monitor_fs_updates_per_s")
 def monitor_fs_updates_per_s(progress: Progress) -> Figure:
-    rate, detail = asyncio.run(_run(progress))
-    return Figure("monitor_fs_updates_per_s", rate, 50_000, "higher", "/s", dict(detail))
+    return asyncio.run(_run(progress))

@@ -32,12 +32,12 @@ RECEIVED_AT = "2026-03-08T16:00:00.000Z"
 _PRICES = [p for p in range(-250, 255, 5) if p <= -105 or p >= 100]
 
 
-def _snapshot(sim: DraftKingsSim) -> Snapshot:
-    """The league as the scraper stores it, cut to exactly STORED_SELECTIONS selections."""
+def _snapshot(sim: DraftKingsSim, selections: int) -> Snapshot:
+    """The league as the scraper stores it, cut to exactly `selections` selections."""
     world = sim.leagues["nba"].world
     events = parse_league(world.sportscontent(), "nba", site_base="http://127.0.0.1")
     kept: list[Event] = []
-    left = STORED_SELECTIONS
+    left = selections
     for event in events:
         if left <= 0:
             break
@@ -47,18 +47,21 @@ def _snapshot(sim: DraftKingsSim) -> Snapshot:
         kept.append(replace(event, selections=event.selections[:left]))
         left -= len(kept[-1].selections)
     if left > 0:
-        raise RuntimeError(f"the scenario holds {STORED_SELECTIONS - left} selections only")
+        raise RuntimeError(f"the scenario holds {selections - left} selections only")
     return Snapshot("draftkings", "nba", kept[0].slate_date, FROZEN_NOW, tuple(kept))
 
 
-def record_frames(n_frames: int = N_FRAMES, seed: int = 7) -> tuple[list[bytes], Snapshot]:
+def record_frames(
+    n_frames: int = N_FRAMES, seed: int = 7, selections: int = STORED_SELECTIONS
+) -> tuple[list[bytes], Snapshot]:
     """Update frames exactly as the simulator sends them to a league subscription: random price
-    changes and some line moves, encoded by the simulator's own `_send_update`."""
-    n_events = STORED_SELECTIONS // 6 + 1
+    changes and some line moves, encoded by the simulator's own `_send_update`, over a snapshot
+    of `selections` selections (6 per game)."""
+    n_events = selections // 6 + 1
     scenario = generate_scenario("nba", seed=seed, slate_day=FROZEN_DAY, n_events=n_events)
     options = SimOptions(seed=seed, slate_day=FROZEN_DAY, events_per_league=n_events)
     sim = DraftKingsSim(options, {"nba": scenario})
-    snapshot = _snapshot(sim)
+    snapshot = _snapshot(sim, selections)
     world = sim.leagues["nba"].world
     conn = Connection(ws=cast(Any, None))  # only its queue is used
     sub = Subscription(SUB_ID, conn, "events", "nba", None, event_only=False)

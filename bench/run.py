@@ -18,7 +18,14 @@ from typing import Any
 from bench.registry import REGISTRY, Figure
 
 # One module per figure group; each registers its figures on import.
-MODULES = ("bench.parse", "bench.startup", "bench.scrape", "bench.monitor")
+MODULES = (
+    "bench.parse",
+    "bench.startup",
+    "bench.scrape",
+    "bench.monitor",
+    "bench.latency",
+    "bench.memory",
+)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
 
