@@ -31,7 +31,8 @@ def _stamp(body: list[Any], sub_id: object) -> bytes:
     now = datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
     metadata = body[2][2]
     metadata["publishedTime"] = metadata["createdTime"] = metadata["receivedTime"] = now
-    return msgpack.packb(body, datetime=True)
+    packed: bytes = msgpack.packb(body, datetime=True)
+    return packed
 
 
 def make_app(bodies: list[list[Any]], rate: float) -> web.Application:
