@@ -93,6 +93,16 @@ class SinkSettings:
     fs_dir: Path | None = None  # -o/--fs-sink-dir
     # A monitor only reads snapshots: a missing folder is a mistake, not something to create.
     must_exist: bool = False
+    # Local scratch of the non-fs sinks (fanout spill files): -o when given, else a temporary
+    # folder made by the caller (sinks.options.staging_dir).
+    staging_dir: Path | None = None
+    rds_uri: str | None = None  # SQLAlchemy URI, postgresql+psycopg://...
+    rds_table: str = "snuper_events"  # a plain SQL identifier (checked)
+    cache_uri: str | None = None  # redis:// or rediss://
+    cache_ttl: int = 86_400  # seconds every cache key lives after its last write
+    cache_max_items: int = 1_000  # per event list
+    s3_bucket: str | None = None
+    s3_prefix: str = ""  # no leading or trailing slash
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,9 @@ class FeedBatch:
     # The book's complete current state (a subscription's initial data): the events it lists.
     # A watched event absent from it is over. None for an ordinary update.
     events_listed: frozenset[str] | None = None
+    # The message as decoded (JSON types; msgpack bin as hex), for sinks that keep raw
+    # messages; the parser hands over what it decoded anyway, at no cost.
+    raw: Any = None
 
 
 Message = bytes | str

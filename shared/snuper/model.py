@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -368,7 +369,69 @@ class Heartbeat:
         return _HEARTBEAT_PREFIX + orjson.dumps(self)[1:]
 
 
-Record = OddsUpdate | Heartbeat
+_RAW_PREFIX = b'{"type":"raw",'
+
+
+def _jsonable(value: object) -> object:
+    """What orjson cannot render itself in a decoded provider message (msgpack bin, ext)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return repr(value)
+
+
+@dataclass(slots=True)
+class RawMessage:
+    """The provider message that carried changes of an event, decoded as received (msgpack
+    rendered as JSON types), once per message and event. Made only for sinks that keep raw
+    messages (`Sink.wants_raw`); the others never see one."""
+
+    provider: str
+    league: str
+    event_id: str
+    slate_date: str
+    received_at: str
+    payload: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return orjson.loads(self.to_json())  # type: ignore[no-any-return]
+
+    def to_json(self) -> bytes:
+        return _RAW_PREFIX + orjson.dumps(self, default=_jsonable)[1:]
+
+
+Record = OddsUpdate | Heartbeat | RawMessage
+
+
+def record_key(record: Record) -> str:
+    """A record's idempotency key: the digest of its JSON. Two records are the same write
+    exactly when their JSON is the same (received_at has microseconds), so a batch passed
+    again, or replayed from a spill file, is recognised and stored once."""
+    return hashlib.blake2b(record.to_json(), digest_size=16).hexdigest()
+
+
+def record_from_dict(data: Mapping[str, Any]) -> Record:
+    """The record a `to_dict` (or its JSON) came from; SnapshotError names a bad field."""
+    kind = data.get("type")
+    fields = {k: v for k, v in data.items() if k != "type"}
+    try:
+        if kind == "odds":
+            previous = fields.get("previous")
+            fields["previous"] = None if previous is None else Price(**previous)
+            return OddsUpdate(**fields)
+        if kind == "heartbeat":
+            return Heartbeat(**fields)
+        if kind == "raw":
+            return RawMessage(**fields)
+    except TypeError as exc:
+        raise SnapshotError(f"record of type {kind!r}: {exc}") from None
+    raise SnapshotError(f"type: expected odds, heartbeat or raw, got {brief(kind)}")
+
+
+def record_from_json(raw: bytes | str) -> Record:
+    data = orjson.loads(raw)
+    if not isinstance(data, dict):
+        raise SnapshotError(f"record: expected an object, got {type(data).__name__}")
+    return record_from_dict(data)
 
 
 @dataclass(frozen=True, slots=True)

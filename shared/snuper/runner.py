@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from snuper.backoff import Backoff
 from snuper.config import MonitorSettings
 from snuper.feed import Feed, FeedUnavailable, Message, ParseError, sleep_unless_stopped
-from snuper.model import Heartbeat, LastPrice, Record, Snapshot
+from snuper.model import Heartbeat, LastPrice, RawMessage, Record, Snapshot
 from snuper.sinks.base import Sink, SinkError
 from snuper.sinks.worker import SinkWorker
 from snuper.slate import iso_utc, utc_now
@@ -124,6 +124,8 @@ class MonitorEngine:
         self._sink_failure: SinkError | None = None  # a permanent one: the writer gave up
         self._unwritten_at_deadline = 0
         self._wake_every = max(0.05, min(settings.interval, settings.receive_timeout))
+        # Only a sink that keeps raw messages gets them (the others never pay for them).
+        self._keep_raw = bool(getattr(self.writer.sink, "wants_raw", False))
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -290,6 +292,7 @@ class MonitorEngine:
             return
         now = self.clock()
         received_at = iso_utc(self.now())
+        raw_for: set[str] | None = set() if self._keep_raw and batch.raw is not None else None
         for outcome in self.watch.apply(batch.items, batch.source_ts, received_at):
             if isinstance(outcome, str):
                 self._event_over(outcome, "the book removed it")
@@ -298,6 +301,11 @@ class MonitorEngine:
             act.updates += 1
             act.last_update = act.last_record = now
             self.result.updates += 1
+            if raw_for is not None and outcome.event_id not in raw_for:
+                raw_for.add(outcome.event_id)  # the message once per event it changed, first
+                raw = RawMessage(outcome.provider, outcome.league, outcome.event_id,
+                                 outcome.slate_date, received_at, batch.raw)  # fmt: skip
+                await self._enqueue(raw)
             await self._enqueue(outcome)
 
     def _event_over(self, event_id: str, why: str) -> None:

@@ -64,6 +64,9 @@ class Sink(Protocol):
     # May several threads call this sink at once? The engine serialises calls either way, but a
     # sink shared by other code says here whether it needs to.
     thread_safe: ClassVar[bool]
+    # Does it keep the provider's raw messages? Only then does the engine make RawMessage
+    # records (once per message and event it changed) and pass them in write_updates.
+    wants_raw: ClassVar[bool]
 
     def save_snapshot(self, snapshot: Snapshot, *, overwrite: bool = False) -> bool:
         """Store a snapshot; False (and nothing written) when a readable one exists and
@@ -102,6 +105,13 @@ class Sink(Protocol):
         """Final flush, then release files and connections."""
         ...
 
+    def read_event(
+        self, provider: str, league: str, slate_date: str, event_id: str
+    ) -> list[Record]:
+        """One event's stored odds updates and heartbeats, in the order written (raw
+        messages are not included); empty when none are stored."""
+        ...
+
     def describe(self, snapshot: Snapshot) -> str:
         """Where a snapshot goes, for log lines."""
         ...
@@ -116,8 +126,26 @@ def _fs(settings: SinkSettings) -> Sink:
     return build(settings)
 
 
-# name -> factory; each backend is imported only when chosen (the later ones pull in drivers).
-SINKS: dict[str, SinkFactory] = {"fs": _fs}
+def _rds(settings: SinkSettings) -> Sink:
+    from snuper.sinks.rds import build
+
+    return build(settings)
+
+
+def _cache(settings: SinkSettings) -> Sink:
+    from snuper.sinks.cache import build
+
+    return build(settings)
+
+
+def _s3(settings: SinkSettings) -> Sink:
+    from snuper.sinks.s3 import build
+
+    return build(settings)
+
+
+# name -> factory; each backend is imported only when chosen (the others pull in drivers).
+SINKS: dict[str, SinkFactory] = {"fs": _fs, "rds": _rds, "cache": _cache, "s3": _s3}
 
 
 def build_sink(name: str, settings: SinkSettings) -> Sink:

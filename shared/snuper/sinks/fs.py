@@ -33,6 +33,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import orjson
 
-from snuper.model import LastPrice, Record, Snapshot
+from snuper.model import LastPrice, Record, Snapshot, record_from_json
 from snuper.sinks.base import LoadedSnapshots, SinkBusy, SinkConfigError, SinkError, is_permanent
 
 if TYPE_CHECKING:
@@ -200,6 +201,7 @@ class _FailedBatch:
 class FsSink:
     name: ClassVar[str] = "fs"
     thread_safe: ClassVar[bool] = True
+    wants_raw: ClassVar[bool] = False  # the raw archive (issue 13) will keep them
 
     def __init__(self, root: Path, *, max_open: int = 128) -> None:
         if max_open < 1:
@@ -333,7 +335,7 @@ class FsSink:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+                holder = _holder(fd)
                 os.close(fd)
                 raise SinkBusy(
                     f"{provider} {league} is already monitored into {self.root} "
@@ -415,6 +417,25 @@ class FsSink:
         return found
 
     # -- odds --------------------------------------------------------------------------------
+
+    def read_event(
+        self, provider: str, league: str, slate_date: str, event_id: str
+    ) -> list[Record]:
+        """The event file's records in order; a torn last line (a crash mid-write) is left out."""
+        path = self._event_file(provider, slate_date, league, event_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise _failure("cannot read", path, exc) from exc
+        records = []
+        for line in data.splitlines():
+            try:
+                records.append(record_from_json(line))
+            except ValueError:  # SnapshotError, JSONDecodeError: a torn line
+                continue
+        return records
 
     def write_updates(self, records: Sequence[Record]) -> None:
         with self._lock:
@@ -602,6 +623,17 @@ class FsSink:
             self._claims.clear()
         if failure is not None:
             raise failure
+
+
+def _holder(fd: int, wait_s: float = 0.5) -> str:
+    """The pid in a lock file another process holds: it writes it just after taking the lock,
+    so a claim racing it may read an empty file for a moment."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+        if holder or time.monotonic() >= deadline:
+            return holder or "unknown"
+        time.sleep(0.01)
 
 
 def _last_price(line: bytes, event_id: str) -> LastPrice | None:

@@ -586,6 +586,7 @@ class FrameDecoder:
             tuple(items),
             _source_ts(payload[2] if len(payload) > 2 else None),
             events_listed=listed,
+            raw=frame,
         )
 
     @staticmethod
@@ -676,7 +677,11 @@ class FrameDecoder:
         if first and entity == "events" and not _json_says_no_initial_data(message):
             listed = _json_initial_events(body)
         return FeedBatch(
-            "update", tuple(items), _source_ts(data.get("metadata")), events_listed=listed
+            "update",
+            tuple(items),
+            _source_ts(data.get("metadata")),
+            events_listed=listed,
+            raw=message,
         )
 
 
