@@ -4,10 +4,17 @@ Each fixture removes what it made. `.ci/run` starts PostgreSQL and Redis when th
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -101,3 +108,107 @@ def s3_place(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Plac
             for obj in page.get("Contents", []):
                 client.delete_object(Bucket=bucket, Key=obj["Key"])
         client.delete_bucket(Bucket=bucket)
+
+
+# -- throwaway servers a test can stop and start again (outages) ----------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_port(port: int, up: bool, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            reachable = sock.connect_ex(("127.0.0.1", port)) == 0
+        if reachable == up:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"port {port} did not go {'up' if up else 'down'} in {timeout}s")
+
+
+class ThrowawayRedis:
+    """A redis-server of its own on a free port, persisting to its own folder (AOF, fsync
+    always) so that what it took before a stop is there after the start."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.uri = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_port(self.port, up=True)
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()  # SIGTERM: redis syncs its AOF and exits
+            self._process.wait(20)
+            self._process = None
+        _wait_port(self.port, up=False)
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster of its own (initdb) on a free port, run as the postgres user when
+    the tests run as root (PostgreSQL refuses root)."""
+
+    def __init__(self) -> None:
+        # Not under pytest's tmp folder: the postgres user cannot enter root's 0700 folders.
+        self.folder = Path(tempfile.mkdtemp(prefix="snuper-pg-"))
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.uri = pg_database_uri("postgres", port=self.port)
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        self.bin = bins[-1] if bins else Path(shutil.which("initdb") or "initdb").parent
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            self.folder.chmod(0o755)
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self._as, str(self.bin / tool), *args], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=on"
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
+                  str(self.folder / "log"), "-w", "start")  # fmt: skip
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        _wait_port(self.port, up=False)
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path: Path) -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()

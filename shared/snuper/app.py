@@ -22,7 +22,7 @@ from snuper.model import Snapshot
 from snuper.providers import Provider
 from snuper.providers.base import ScrapeContext, ScrapeFailure
 from snuper.runner import MonitorEngine, MonitorResult
-from snuper.sinks.base import Sink, SinkError
+from snuper.sinks.base import Sink, SinkError, unfinished
 from snuper.sinks.worker import SinkWorker
 from snuper.slate import today_slate, utc_now
 
@@ -302,3 +302,8 @@ async def _close(worker: SinkWorker, timeout: float, run: MonitorRun) -> None:
         log.error("%s", run.crashed[-1])
     finally:
         worker.stop()
+    # Records a sink kept aside (a fanout's spill file of a sink still down): not lost, but
+    # the run did not finish its job, and the line says where they wait.
+    for line in unfinished(worker.sink):
+        run.crashed.append(line)
+        log.error("%s", line)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import math
 import signal
@@ -21,7 +22,9 @@ from snuper import app
 from snuper.config import ConfigError, MonitorSettings, Settings, SinkSettings
 from snuper.providers import PROVIDERS, Provider
 from snuper.sim.options import Faults, SimOptions
-from snuper.sinks.base import SINKS, Sink, SinkConfigError, SinkError, build_sink
+from snuper.sinks import options as sink_options
+from snuper.sinks.base import SINKS, Sink, SinkConfigError, SinkError
+from snuper.sinks.options import SINK_OPTIONS, SINK_VAR
 from snuper.slate import LEAGUES, wall_clock
 
 log = logging.getLogger("snuper")
@@ -145,7 +148,7 @@ def build_parser() -> Parser:
         help="monitor cadence in seconds: heartbeat checks and sink flushes",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace today's snapshot")
-    parser.add_argument("--sink", choices=tuple(SINKS), default="fs")
+    add_sink_flags(parser)
     parser.add_argument(
         "--max-runtime", type=_positive, metavar="SECONDS", help="stop monitoring after this long"
     )
@@ -172,6 +175,34 @@ def build_parser() -> Parser:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging: every request and message"
     )
+    return parser
+
+
+def add_sink_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sink",
+        metavar="NAMES",
+        help=f"one of {', '.join(SINKS)} or a comma list of them (default fs; env {SINK_VAR})",
+    )
+    for option in SINK_OPTIONS:
+        parser.add_argument(
+            option.flag, dest=option.dest, metavar=option.metavar,
+            help=f"{option.help}; env {option.env}",
+        )  # fmt: skip
+
+
+def build_read_parser() -> Parser:
+    parser = Parser(
+        prog="snuper read",
+        description="Print one event's stored records (odds updates and heartbeats) in order, "
+        "as JSON lines, from any sink.",
+    )
+    parser.add_argument("-p", "--provider", required=True, choices=tuple(PROVIDERS))
+    parser.add_argument("-l", "--league", required=True, choices=LEAGUES)
+    parser.add_argument("--slate", type=_slate, required=True, metavar="YYYYMMDD")
+    parser.add_argument("--event", required=True, metavar="ID", help="the event id")
+    parser.add_argument("-o", "--fs-sink-dir", type=_folder, help="folder of the fs sink")
+    add_sink_flags(parser)
     return parser
 
 
@@ -364,10 +395,42 @@ def sim_main(argv: Sequence[str]) -> int:
         return 1
 
 
+def _sink_from_args(args: argparse.Namespace, base: SinkSettings) -> Sink:
+    """The sink (or fanout) the flags and environment ask for; SinkConfigError names a flag."""
+    flags = {option.dest: getattr(args, option.dest) for option in SINK_OPTIONS}
+    names, settings = sink_options.resolve(flags, base, sink_flag=args.sink)
+    return sink_options.build_sinks(names, settings)
+
+
+def read_main(argv: Sequence[str]) -> int:
+    parser = build_read_parser()
+    args = parser.parse_args(argv)
+    try:
+        sink = _sink_from_args(args, SinkSettings(fs_dir=args.fs_sink_dir, must_exist=True))
+    except SinkConfigError as exc:
+        parser.error(str(exc))
+    _configure_logging(verbose=False)
+    try:
+        records = sink.read_event(args.provider, args.league, args.slate, args.event)
+    except SinkError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    finally:
+        with contextlib.suppress(SinkError):
+            sink.close()
+    out = sys.stdout.buffer
+    for record in records:
+        out.write(record.to_json() + b"\n")
+    out.flush()
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["sim"]:
         return sim_main(argv[1:])
+    if argv[:1] == ["read"]:
+        return read_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     sinks = SinkSettings(fs_dir=args.fs_sink_dir, must_exist=args.task == "monitor")
@@ -380,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(monitor=monitor)
         providers, leagues = _select(args)
-        sink = build_sink(args.sink, sinks)
+        sink = _sink_from_args(args, sinks)
     except (UsageError, SinkConfigError, ConfigError) as exc:
         parser.error(str(exc))
     _configure_logging(args.verbose)

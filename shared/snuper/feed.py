@@ -83,7 +83,7 @@ class FeedBatch:
     events_listed: frozenset[str] | None = None
     # The message as decoded (JSON types; msgpack bin as hex), for sinks that keep raw
     # messages; the parser hands over what it decoded anyway, at no cost.
-    raw: Any = None
+    raw: Any = field(default=None, compare=False, repr=False)
 
 
 Message = bytes | str

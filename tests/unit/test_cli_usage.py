@@ -198,3 +198,87 @@ def test_a_snapshot_with_a_hostile_event_id_is_refused_and_nothing_leaves_o(
     assert "events[0].event_id" in line and "../../x" in line
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # nothing beside -o
     assert not list(out.glob("draftkings/odds/*"))
+
+
+# Issue 8: every sink flag, and its environment variable, is checked before any work starts.
+# fmt: off
+SINK_CASES = [
+    Case(("--sink", "cache"), "--cache-uri", says="required by --sink cache"),
+    Case(("--sink", "s3"), "--s3-bucket", says="required by --sink s3"),
+    Case(("--sink", "fs,nope"), "--sink", says="unknown sink 'nope'"),
+    Case(("--sink", ","), "--sink"),
+    Case(("--sink", "rds", "--rds-uri", "mysql://u:secret@db/x"), "--rds-uri",
+         not_says=("secret",)),
+    Case(("--sink", "rds", "--rds-uri", "postgresql://u:secret@db/x", "--rds-table", "odds;drop"),
+         "--rds-table", not_says=("secret",)),
+    Case(("--sink", "rds", "--rds-uri", "postgresql://db/x", "--rds-table", "9lives"),
+         "--rds-table"),
+    Case(("--sink", "cache", "--cache-uri", "http://cache:6379"), "--cache-uri"),
+    Case(("--sink", "cache", "--cache-uri", "redis://h", "--cache-ttl", "0"), "--cache-ttl"),
+    Case(("--sink", "cache", "--cache-uri", "redis://h", "--cache-ttl", "soon"), "--cache-ttl"),
+    Case(("--sink", "cache", "--cache-uri", "redis://h", "--cache-max-items", "-3"),
+         "--cache-max-items"),
+    Case(("--sink", "s3", "--s3-bucket", "Not_A_Bucket"), "--s3-bucket"),
+    Case(("--sink", "s3", "--s3-bucket", "ab"), "--s3-bucket"),
+    Case(("--sink", "s3", "--s3-bucket", "snuper-odds", "--s3-prefix", "a/../b"), "--s3-prefix"),
+]
+SINK_ENV_CASES = [
+    ({"SNUPER_SINK": "postgres"}, "SNUPER_SINK"),
+    ({"SNUPER_SINK": "cache", "SNUPER_CACHE_URI": "redis://h", "SNUPER_CACHE_TTL": "-1"},
+     "SNUPER_CACHE_TTL"),
+    ({"SNUPER_SINK": "rds", "SNUPER_RDS_URI": "postgresql://db/x", "SNUPER_RDS_TABLE": "a b"},
+     "SNUPER_RDS_TABLE"),
+    ({"SNUPER_SINK": "s3", "SNUPER_S3_BUCKET": "UPPER"}, "SNUPER_S3_BUCKET"),
+    ({"SNUPER_SINK": "cache", "SNUPER_CACHE_URI": "memcached://h"}, "SNUPER_CACHE_URI"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("task", ["scrape", "monitor"])
+@pytest.mark.parametrize("case", SINK_CASES, ids=lambda case: " ".join(case.args))
+def test_bad_sink_flags_name_the_flag_and_write_nothing(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    case: Case,
+    task: str,
+) -> None:
+    out = tmp_path / "out"
+    run = run_main(["-t", task, *case.args, "-o", str(out)], capsys, caplog)
+    assert run.code == 2, run.stderr
+    [line] = run.lines
+    assert f"argument {case.named}" in line
+    if case.says is not None:
+        assert case.says in line
+    for absent in case.not_says:
+        assert absent not in line
+    assert not out.exists()  # nothing written, not even the folder
+
+
+@pytest.mark.parametrize(("env", "named"), SINK_ENV_CASES, ids=lambda v: str(v))
+def test_bad_sink_variables_name_the_variable(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+    named: str,
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    out = tmp_path / "out"
+    run = run_main(["-t", "scrape", "-o", str(out)], capsys, caplog)
+    assert run.code == 2, run.stderr
+    [line] = run.lines
+    assert f"environment variable {named}" in line
+    assert not out.exists()
+
+
+def test_read_names_a_missing_sink_flag(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    run = run_main(["read", "-p", "draftkings", "-l", "nba", "--slate", "20261201",
+                    "--event", "1", "--sink", "rds"], capsys, caplog)  # fmt: skip
+    assert run.code == 2
+    [line] = run.lines
+    assert "argument --rds-uri" in line

@@ -17,3 +17,12 @@ def test_every_endpoint_variable_is_documented_with_its_default() -> None:
 def test_every_general_variable_is_documented() -> None:
     for variable in GENERAL_VARS:
         assert f"| `{variable}` |" in README
+
+
+def test_every_sink_variable_is_documented_beside_its_flag() -> None:
+    from snuper.sinks.options import FS_DIR_VAR, SINK_OPTIONS, SINK_VAR, STAGING_VAR
+
+    for variable in (SINK_VAR, FS_DIR_VAR, STAGING_VAR):
+        assert f"| `{variable}` |" in README
+    for option in SINK_OPTIONS:
+        assert f"| `{option.env}` | `{option.flag}` |" in README

@@ -45,7 +45,9 @@ class SinkConfigError(ValueError):
     """A sink cannot be built from the settings given; `flag` names the option to fix."""
 
     def __init__(self, flag: str, problem: str) -> None:
-        super().__init__(f"argument {flag}: {problem}")
+        # A value from the environment names its variable; one from a flag, the flag.
+        where = f"argument {flag}" if flag.startswith("-") else f"environment variable {flag}"
+        super().__init__(f"{where}: {problem}")
         self.flag = flag
         self.problem = problem
 
@@ -64,9 +66,11 @@ class Sink(Protocol):
     # May several threads call this sink at once? The engine serialises calls either way, but a
     # sink shared by other code says here whether it needs to.
     thread_safe: ClassVar[bool]
+
     # Does it keep the provider's raw messages? Only then does the engine make RawMessage
     # records (once per message and event it changed) and pass them in write_updates.
-    wants_raw: ClassVar[bool]
+    @property
+    def wants_raw(self) -> bool: ...
 
     def save_snapshot(self, snapshot: Snapshot, *, overwrite: bool = False) -> bool:
         """Store a snapshot; False (and nothing written) when a readable one exists and
@@ -115,6 +119,13 @@ class Sink(Protocol):
     def describe(self, snapshot: Snapshot) -> str:
         """Where a snapshot goes, for log lines."""
         ...
+
+
+def unfinished(sink: Sink) -> list[str]:
+    """After close, one line per part of a sink's job left for the next run (a fanout's spill
+    file of a sink still down); sinks without such a state have none."""
+    report = getattr(sink, "unfinished", None)
+    return list(report()) if callable(report) else []
 
 
 SinkFactory = Callable[["SinkSettings"], Sink]
