@@ -388,6 +388,7 @@ class MonitorEngine:
 
     async def _write_all(self) -> None:
         written_at: float | None = None  # when the oldest record not yet flushed was written
+        flushed_at = self.clock()
         within = self.settings.durable_within
         while not (self._closing and self.queue.empty() and not self._held):
             first: object = None
@@ -418,7 +419,12 @@ class MonitorEngine:
                 self.queue.empty() or written_at is None or self.clock() - written_at >= within
             ):
                 await self._sink_call("flush", self.writer.sink.flush, makes_durable=True)
-                written_at = None
+                written_at, flushed_at = None, self.clock()
+            elif not batch and self.clock() - flushed_at >= self.settings.interval:
+                # A quiet feed still gets a flush per interval: a sink's timed work (an S3
+                # chunk due by age, a lock to renew) must not wait for the next record.
+                await self._sink_call("flush", self.writer.sink.flush, makes_durable=True)
+                flushed_at = self.clock()
         if self._not_durable():
             final = functools.partial(self.writer.sink.flush, final=True)
             await self._sink_call("flush", final, makes_durable=True)

@@ -278,3 +278,24 @@ async def test_stop_interrupts_a_connect_that_hangs(tmp_path: Path, now: datetim
     server.close()
     await server.wait_closed()
     assert result.stopped == "signal"
+
+
+async def test_a_quiet_feed_still_flushes_every_interval(tmp_path: Path, now: datetime) -> None:
+    # A sink's timed work (an S3 chunk due by age, a lock to renew) runs in flush: it must be
+    # called while nothing is written, too.
+    flushes = 0
+
+    class CountingSink(FsSink):
+        def flush(self, *, final: bool = False) -> None:
+            nonlocal flushes
+            flushes += 1
+            super().flush(final=final)
+
+    sink = CountingSink(tmp_path)
+    settings = MonitorSettings(interval=0.05, heartbeat_s=60, receive_timeout=0.1,
+                               max_runtime=0.6)  # fmt: skip
+    quiet = scripted([])  # every answer is empty: no record at all
+    result = await engine(snapshot(live_event(now)), quiet, sink, now, settings).run()
+    sink.close()
+    assert result.updates == result.heartbeats == 0
+    assert flushes >= 5  # about one per 0.05 s interval over 0.6 s
