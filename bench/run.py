@@ -25,6 +25,7 @@ MODULES = (
     "bench.monitor",
     "bench.latency",
     "bench.memory",
+    "bench.sinks",
 )
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 

@@ -446,3 +446,23 @@ class LastPrice:
     line: float | None
     odds_american: int
     odds_decimal: float
+
+    @classmethod
+    def from_odds(cls, data: Mapping[str, Any], event_id: str) -> LastPrice | None:
+        """An odds record (its dict, as stored) of `event_id` as a LastPrice; None for any
+        other record and for one that cannot be read (a hand edit, a torn line)."""
+        try:
+            if data.get("type", "odds") != "odds" or data.get("event_id", event_id) != event_id:
+                return None
+            line = data["line"]
+            return cls(
+                event_id=event_id,
+                market=data["market"],
+                side=data["side"],
+                selection_id=str(data["selection_id"]),
+                line=None if line is None else float(line),
+                odds_american=int(data["odds_american"]),
+                odds_decimal=float(data["odds_decimal"]),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None

@@ -190,7 +190,7 @@ def test_unreadable_and_mislabelled_snapshots_are_reported(
     assert loaded.unreadable["nfl"].startswith(f"cannot read snapshot {url}20261201-nfl.json: ")
     assert loaded.unreadable["mlb"] == (
         f"cannot use snapshot {url}20261201-mlb.json: it holds draftkings/nba/20261201, "
-        "its key says draftkings/mlb/20261201"
+        "its name says draftkings/mlb/20261201"
     )
     assert sink.load_snapshots("fanduel", ["nba"]).snapshots == []
 

@@ -101,7 +101,7 @@ def test_a_sink_down_spills_while_the_other_goes_on_then_catches_up(tmp_path: Pa
 
 def test_a_sink_still_down_at_close_leaves_its_spill_for_the_next_run(tmp_path: Path) -> None:
     flaky = Switchable(tmp_path / "b")
-    first = FanoutSink([FsSink(tmp_path / "a"), flaky], tmp_path / "spill", FAST, close_wait=0.5)
+    first = FanoutSink([FsSink(tmp_path / "a"), flaky], tmp_path / "spill", FAST, close_wait=3.0)
     records = [beat(n) for n in range(20)]
     flaky.down.set()
     first.write_updates(records[:12])
@@ -122,7 +122,7 @@ def test_a_sink_still_down_at_close_leaves_its_spill_for_the_next_run(tmp_path: 
 
 def test_the_app_reports_what_a_sink_left_unfinished(tmp_path: Path) -> None:
     flaky = Switchable(tmp_path / "b")
-    fanout = FanoutSink([flaky], tmp_path / "spill", FAST, close_wait=0.2)
+    fanout = FanoutSink([flaky], tmp_path / "spill", FAST, close_wait=3.0)
     flaky.down.set()
     fanout.write_updates([beat(1)])
     fanout.close()

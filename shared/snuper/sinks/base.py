@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from snuper.ids import IdError, IdField, check_id
 from snuper.model import LastPrice, Record, Snapshot
 
 if TYPE_CHECKING:
@@ -35,6 +36,26 @@ PERMANENT_ERRNOS = frozenset(
 
 def is_permanent(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in PERMANENT_ERRNOS
+
+
+def checked_id(field: IdField, value: object, target: str) -> str:
+    """A valid id for a key or row of `target` ("a Redis key"...), else SinkError, permanent:
+    no retry makes a bad id a good one."""
+    try:
+        return check_id(field, value)
+    except IdError as exc:
+        raise SinkError(f"refusing {target} with {exc}", permanent=True) from None
+
+
+def mislabelled(snapshot: Snapshot, named: tuple[str, str, str], where: str) -> str | None:
+    """Why a stored snapshot cannot be used when it holds another provider/league/slate than
+    its name (`named`) says; None when it holds what it says."""
+    held = (snapshot.provider, snapshot.league, snapshot.slate_date)
+    if held == named:
+        return None
+    return (
+        f"cannot use snapshot {where}: it holds {'/'.join(held)}, its name says {'/'.join(named)}"
+    )
 
 
 class SinkBusy(SinkError):

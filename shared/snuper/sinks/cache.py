@@ -49,7 +49,7 @@ from redis.backoff import NoBackoff
 from redis.connection import parse_url
 from redis.retry import Retry
 
-from snuper.ids import IdError, IdField, check_id, is_valid_id
+from snuper.ids import IdField, is_valid_id
 from snuper.model import (
     Heartbeat,
     LastPrice,
@@ -60,7 +60,13 @@ from snuper.model import (
     record_from_json,
     record_key,
 )
-from snuper.sinks.base import LoadedSnapshots, SinkBusy, SinkConfigError, SinkError
+from snuper.sinks.base import (
+    LoadedSnapshots,
+    SinkBusy,
+    SinkConfigError,
+    SinkError,
+    checked_id,
+)
 
 if TYPE_CHECKING:
     from redis.client import Pipeline
@@ -180,11 +186,7 @@ def batch_key(records: Sequence[Record]) -> str:
 
 
 def _checked(field: IdField, value: object) -> str:
-    """A valid id, else SinkError (permanent: no retry makes a bad id a good key)."""
-    try:
-        return check_id(field, value)
-    except IdError as exc:
-        raise SinkError(f"refusing a Redis key with {exc}", permanent=True) from None
+    return checked_id(field, value, "a Redis key")
 
 
 # -- settings ------------------------------------------------------------------------------------
@@ -330,28 +332,15 @@ def _read_snapshot(data: bytes | str, key: str, named: tuple[str, str, str]) -> 
 
 
 def _last_price(entry: bytes | str, provider: str, event_id: str) -> LastPrice | None:
-    """An odds entry of the event's selection list as a LastPrice; None for heartbeats,
-    another provider's records and entries that cannot be read."""
+    """A list entry as a LastPrice when it is an odds record of this provider and event (the
+    list key has no provider in it: the seed's key names)."""
     try:
         data = orjson.loads(entry)
-        if (
-            data.get("type") != "odds"
-            or data.get("event_id") != event_id
-            or data.get("provider") != provider
-        ):
-            return None
-        line = data["line"]
-        return LastPrice(
-            event_id=event_id,
-            market=data["market"],
-            side=data["side"],
-            selection_id=str(data["selection_id"]),
-            line=None if line is None else float(line),
-            odds_american=int(data["odds_american"]),
-            odds_decimal=float(data["odds_decimal"]),
-        )
-    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+    except orjson.JSONDecodeError:
         return None
+    if not isinstance(data, dict) or data.get("provider") != provider:
+        return None
+    return LastPrice.from_odds(data, event_id)
 
 
 # -- the sink ------------------------------------------------------------------------------------

@@ -44,7 +44,14 @@ from typing import TYPE_CHECKING, ClassVar
 import orjson
 
 from snuper.model import LastPrice, Record, Snapshot, record_from_json
-from snuper.sinks.base import LoadedSnapshots, SinkBusy, SinkConfigError, SinkError, is_permanent
+from snuper.sinks.base import (
+    LoadedSnapshots,
+    SinkBusy,
+    SinkConfigError,
+    SinkError,
+    is_permanent,
+    mislabelled,
+)
 
 if TYPE_CHECKING:
     from snuper.config import SinkSettings
@@ -405,13 +412,9 @@ class FsSink:
             except (OSError, ValueError, TypeError) as exc:  # SnapshotError, JSONDecodeError
                 found.unreadable[league] = f"cannot read snapshot {path}: {_reason(exc)}"
                 continue
-            named = (provider, league, latest[league][:8])
-            held = (snapshot.provider, snapshot.league, snapshot.slate_date)
-            if held != named:
-                found.unreadable[league] = (
-                    f"cannot use snapshot {path}: it holds {'/'.join(held)}, "
-                    f"its name says {'/'.join(named)}"
-                )
+            problem = mislabelled(snapshot, (provider, league, latest[league][:8]), str(path))
+            if problem:
+                found.unreadable[league] = problem
                 continue
             found.snapshots.append(snapshot)
         return found
@@ -641,17 +644,6 @@ def _last_price(line: bytes, event_id: str) -> LastPrice | None:
     cannot be read (a torn tail, a hand edit)."""
     try:
         data = orjson.loads(line)
-        if data.get("type") != "odds" or data.get("event_id") != event_id:
-            return None
-        line_value = data["line"]
-        return LastPrice(
-            event_id=event_id,
-            market=data["market"],
-            side=data["side"],
-            selection_id=str(data["selection_id"]),
-            line=None if line_value is None else float(line_value),
-            odds_american=int(data["odds_american"]),
-            odds_decimal=float(data["odds_decimal"]),
-        )
-    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError):
+    except orjson.JSONDecodeError:
         return None
+    return LastPrice.from_odds(data, event_id) if isinstance(data, dict) else None

@@ -637,16 +637,4 @@ def _holder(conn: sa.Connection, key: int) -> str:
 
 def _last_price(data: Mapping[str, Any], event_id: str) -> LastPrice | None:
     """An odds row's data as a LastPrice; None for one that cannot be read (edited by hand)."""
-    try:
-        line = data["line"]
-        return LastPrice(
-            event_id=event_id,
-            market=data["market"],
-            side=data["side"],
-            selection_id=str(data["selection_id"]),
-            line=None if line is None else float(line),
-            odds_american=int(data["odds_american"]),
-            odds_decimal=float(data["odds_decimal"]),
-        )
-    except (KeyError, TypeError, ValueError):
-        return None
+    return LastPrice.from_odds(data, event_id)

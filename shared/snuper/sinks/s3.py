@@ -49,7 +49,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from snuper.ids import IdError, IdField, check_id
+from snuper.ids import IdField
 from snuper.model import (
     LastPrice,
     OddsUpdate,
@@ -58,7 +58,14 @@ from snuper.model import (
     Snapshot,
     record_from_json,
 )
-from snuper.sinks.base import LoadedSnapshots, SinkBusy, SinkConfigError, SinkError
+from snuper.sinks.base import (
+    LoadedSnapshots,
+    SinkBusy,
+    SinkConfigError,
+    SinkError,
+    checked_id,
+    mislabelled,
+)
 from snuper.slate import iso_utc, parse_iso
 
 if TYPE_CHECKING:
@@ -220,11 +227,7 @@ def _failure(action: str, url: str, exc: BotoCoreError | ClientError) -> SinkErr
 
 
 def _id(field_name: IdField, value: object) -> str:
-    """A checked id for a key; SinkError (permanent: no retry changes a name) otherwise."""
-    try:
-        return check_id(field_name, value)
-    except IdError as exc:
-        raise SinkError(f"refusing an S3 key with {exc}", permanent=True) from None
+    return checked_id(field_name, value, "an S3 key")
 
 
 def _base(prefix: str) -> str:
@@ -567,13 +570,9 @@ class S3Sink:
             problem = _snapshot_problem(stored.body)
             found.unreadable[league] = f"cannot read snapshot {url}: {problem}"
             return
-        named = (provider, league, key.rsplit("/", 1)[1][:8])
-        held = (snapshot.provider, snapshot.league, snapshot.slate_date)
-        if held != named:
-            found.unreadable[league] = (
-                f"cannot use snapshot {url}: it holds {'/'.join(held)}, "
-                f"its key says {'/'.join(named)}"
-            )
+        problem = mislabelled(snapshot, (provider, league, key.rsplit("/", 1)[1][:8]), url)
+        if problem:
+            found.unreadable[league] = problem
             return
         found.snapshots.append(snapshot)
 
