@@ -48,8 +48,8 @@ from snuper.model import (
     OddsUpdate,
     Record,
     Snapshot,
+    json_key,
     record_from_dict,
-    record_key,
 )
 from snuper.sinks.base import LoadedSnapshots, SinkBusy, SinkConfigError, SinkError
 
@@ -584,14 +584,15 @@ def _record_row(record: OddsUpdate | Heartbeat) -> dict[str, Any]:
         "event_id": record.event_id,
     }
     _check_ids("a record", ids)
+    encoded = record.to_json()  # once: the row's data and its key (to_dict deep-copies)
     return {
         "provider": record.provider,
         "league": record.league,
         "event_id": record.event_id,
         "kind": "odds" if isinstance(record, OddsUpdate) else "heartbeat",
         "slate_date": record.slate_date,
-        "data": record.to_dict(),
-        "idem_key": record_key(record),
+        "data": orjson.loads(encoded),
+        "idem_key": json_key(encoded),
     }
 
 
