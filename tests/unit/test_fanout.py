@@ -171,3 +171,10 @@ def test_a_snapshot_goes_to_every_sink_and_a_failing_one_is_named(tmp_path: Path
     with pytest.raises(SinkError, match="not stored in flaky: refused"):
         fanout.save_snapshot(snapshot())
     assert a.load_snapshots("draftkings", ["nba"]).snapshots == [snapshot()]
+
+
+def test_each_run_spills_to_a_file_of_its_own(tmp_path: Path) -> None:
+    # A container's entrypoint has the same pid every run: the names must differ anyway.
+    from snuper.sinks.spill import spill_path
+
+    assert spill_path(tmp_path, "cache") != spill_path(tmp_path, "cache")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -121,7 +123,10 @@ def read_batches(fd: int, offset: int) -> Iterator[tuple[list[Record], int]]:
 
 
 def spill_path(folder: Path, sink: str) -> Path:
-    return folder / f"{sink}-{os.getpid()}.jsonl"
+    """A name no other run takes: pids repeat (a container's entrypoint is often pid 1), and
+    appending to an earlier run's file while it is replayed would lose records."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return folder / f"{sink}-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
 
 
 def leftover_spills(folder: Path, sink: str) -> list[Path]:
