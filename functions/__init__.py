@@ -1,0 +1,1 @@
+"""The cloud entry points (design.md §2): thin adapters over the snuper library."""

@@ -1,0 +1,1 @@
+"""The Fargate monitor task."""

@@ -1,0 +1,1 @@
+"""PlanMonitorsFunction (a zip Lambda)."""

@@ -1,0 +1,1 @@
+"""ScrapeFunction (a Lambda container image)."""
