@@ -36,3 +36,21 @@ def import_ms(key: str, code: str, target_ms: float, progress: Progress) -> Figu
 @figure("import_ms.monitor")
 def import_ms_monitor(progress: Progress) -> Figure:
     return import_ms("import_ms.monitor", MONITOR_IMPORT, 300, progress)
+
+
+# The cloud entry points (issue 9), as they run outside Lambda (no X-Ray tracer: it is built only
+# in Lambda). `make import-times` also prints them as in Lambda, tracer included.
+@figure("import_ms.scrape_handler")
+def import_ms_scrape_handler(progress: Progress) -> Figure:
+    return import_ms("import_ms.scrape_handler", "import functions.scrape.app", 300, progress)
+
+
+@figure("import_ms.plan_handler")
+def import_ms_plan_handler(progress: Progress) -> Figure:
+    code = "import functions.plan_monitors.app"
+    return import_ms("import_ms.plan_handler", code, 300, progress)
+
+
+@figure("import_ms.monitor_task")
+def import_ms_monitor_task(progress: Progress) -> Figure:
+    return import_ms("import_ms.monitor_task", "import functions.monitor.main", 300, progress)
