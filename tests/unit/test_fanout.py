@@ -178,3 +178,26 @@ def test_each_run_spills_to_a_file_of_its_own(tmp_path: Path) -> None:
     from snuper.sinks.spill import spill_path
 
     assert spill_path(tmp_path, "cache") != spill_path(tmp_path, "cache")
+
+
+class Slow(FsSink):
+    """An fs sink whose writes take a while: slow, but answering."""
+
+    name: ClassVar[str] = "slow"
+
+    def write_updates(self, records: Sequence[Record]) -> None:
+        time.sleep(0.05)
+        super().write_updates(records)
+
+
+def test_a_slow_sink_that_keeps_answering_is_waited_for_not_spilled(tmp_path: Path) -> None:
+    slow = Slow(tmp_path / "s")
+    fanout = FanoutSink([slow], tmp_path / "spill", LaneSettings(flush_wait=0.1))
+    records = [beat(n) for n in range(10)]
+    for record in records:  # ten batches: 0.5 s of work behind one flush, 0.1 s allowed per batch
+        fanout.write_updates([record])
+    fanout.flush()
+    assert fanout.lanes()[0].state == "up"
+    assert not list((tmp_path / "spill").glob("*.jsonl"))
+    fanout.close()
+    assert stored(slow) == records

@@ -27,8 +27,9 @@ State = Literal["up", "down", "recovering"]
 class LaneSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
-    # How long a flush waits for a sink that is up before it counts as down (its backlog then
-    # goes to the spill file): the other sinks pause at most this long, once per outage.
+    # How long a flush waits for a sink that is up and finishes nothing before it counts as
+    # down (its backlog then goes to the spill file): the other sinks pause at most this long,
+    # once per outage. A sink that keeps finishing batches is waited for.
     flush_wait: float = 0.5
     replay_flush_every: int = 50  # batches replayed between the sink's flushes
 
@@ -102,8 +103,13 @@ class Lane:
                 self._queue.append((token, _Flush(final)))
                 self._cv.notify_all()
                 deadline = self.clock() + wait
+                progress = self._done
                 while self._state == "up" and self._done < token:
                     left = deadline - self.clock()
+                    if left <= 0 and self._done > progress:
+                        # Slow but answering (a big batch): that is not an outage.
+                        progress, deadline = self._done, self.clock() + wait
+                        continue
                     if left <= 0:
                         self._go_down(f"no answer within {wait:.1f}s")
                         break
