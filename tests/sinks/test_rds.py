@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from snuper.config import SinkSettings
 from snuper.model import Heartbeat, OddsUpdate, Price, RawMessage, Record, Snapshot
+from snuper.sinks import rds
 from snuper.sinks.base import SinkBusy, SinkConfigError, SinkError
 from snuper.sinks.rds import (
     RdsSink,
@@ -421,6 +422,55 @@ def test_a_claim_is_held_until_close(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         held = conn.execute(sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"))
         assert held.scalar_one() == 0
+
+
+def _kill_claim_sessions(engine: sa.Engine) -> None:
+    """What a server restart does to the session holding the advisory locks."""
+    with engine.connect() as conn:
+        conn.execute(sa.text(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+        ))  # fmt: skip
+
+
+def _advisory_locks(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        query = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        return int(conn.execute(sa.text(query)).scalar_one())
+
+
+def test_a_claim_lost_with_its_session_is_taken_again_by_a_flush(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink, other = RdsSink(engine, TABLE), RdsSink(engine, TABLE)
+    try:
+        sink.claim("draftkings", "nba")
+        _kill_claim_sessions(engine)
+        assert _advisory_locks(engine) == 0
+        monkeypatch.setattr(rds, "CLAIM_CHECK_S", 0.0)  # check on this flush
+        sink.flush()
+        assert _advisory_locks(engine) == 1
+        with pytest.raises(SinkBusy):  # and it holds it again
+            other.claim("draftkings", "nba")
+    finally:
+        sink.close()
+        other.close()
+
+
+def test_a_claim_another_monitor_took_meanwhile_stops_the_writes(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink, other = RdsSink(engine, TABLE), RdsSink(engine, TABLE)
+    try:
+        sink.claim("draftkings", "nba")
+        _kill_claim_sessions(engine)
+        other.claim("draftkings", "nba")
+        monkeypatch.setattr(rds, "CLAIM_CHECK_S", 0.0)
+        with pytest.raises(SinkError) as caught:
+            sink.flush()
+        assert caught.value.permanent and "another monitor holds it" in str(caught.value)
+    finally:
+        sink.close()
+        other.close()
 
 
 def test_claims_are_per_table(engine: sa.Engine) -> None:

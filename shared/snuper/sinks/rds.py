@@ -29,6 +29,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -64,6 +65,7 @@ DRIVER = "postgresql+psycopg"
 SNAPSHOTS_SUFFIX = "_snapshots"
 MAX_IDENTIFIER = 63  # PostgreSQL cuts longer names silently
 CONNECT_TIMEOUT_S = 3  # an outage fails fast: the fanout retries and spills
+CLAIM_CHECK_S = 10.0  # how often a flush checks that the claims' session is alive
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MAX_TABLE = MAX_IDENTIFIER - len(SNAPSHOTS_SUFFIX)
 _REASON_CHARS = 300
@@ -311,6 +313,8 @@ class RdsSink:
         self._lock = threading.Lock()  # claims
         self._claim_conn: sa.Connection | None = None
         self._claimed: set[int] = set()
+        self._claim_names: dict[int, str] = {}  # key -> "provider league", for messages
+        self._claims_checked = time.monotonic()
         self._insert_records = pg_insert(self._records).on_conflict_do_nothing(
             index_elements=["idem_key"]
         )
@@ -469,10 +473,43 @@ class RdsSink:
                     f"{provider} {league} is already monitored into {self.target} ({holder})"
                 )
             self._claimed.add(key)
+            self._claim_names[key] = f"{provider} {league}"
+
+    def _keep_claims(self) -> None:
+        """The session holding the claims may die with the server (a restart, a failover),
+        and its locks with it. At most every CLAIM_CHECK_S: take them again on a new session,
+        or stop writing (permanent) if another monitor took one meanwhile."""
+        with self._lock:
+            if not self._claim_names or time.monotonic() - self._claims_checked < CLAIM_CHECK_S:
+                return
+            self._claims_checked = time.monotonic()
+            with self._errors("check the claims in"):
+                conn = self._claim_connection()
+                try:
+                    conn.execute(sa.select(1)).scalar_one()
+                    conn.commit()
+                    return
+                except sa_exc.DBAPIError:
+                    if not conn.invalidated:
+                        raise
+                conn = self._claim_connection()  # the old session is gone: so are its locks
+                for key, name in self._claim_names.items():
+                    if not _try_lock(conn, key):
+                        raise SinkError(
+                            f"{name}: the lock in {self.target} was lost and another monitor "
+                            f"holds it now ({_holder(conn, key)}); stopping writes",
+                            permanent=True,
+                        )
+                    self._claimed.add(key)
+                log.warning("%s: the database session holding the claims was lost; claims "
+                            "taken again", self.target)  # fmt: skip
 
     def _claim_connection(self) -> sa.Connection:
         conn = self._claim_conn
         if conn is None or conn.closed or conn.invalidated:
+            if conn is not None and not conn.closed:
+                with contextlib.suppress(sa_exc.SQLAlchemyError, psycopg.Error):
+                    conn.close()  # a dead session: release what is left of it here
             conn = self._engine.connect()
             conn.detach()  # closing it closes the session, which releases its locks
             self._claim_conn = conn
@@ -544,13 +581,16 @@ class RdsSink:
                 conn.execute(self._insert_records, rows)
 
     def flush(self, *, final: bool = False) -> None:
-        """Nothing to do: every write_updates has committed before it returned."""
+        """Every write_updates has committed before it returned; a flush only checks, now and
+        then, that the claims are still held (see _keep_claims)."""
+        self._keep_claims()
 
     def close(self) -> None:
         """Release the claims (closing their session); the pool stays for the next sink."""
         with self._lock:
             conn, self._claim_conn = self._claim_conn, None
             self._claimed.clear()
+            self._claim_names.clear()
         if conn is None:
             return
         # Unlock first so the next claimer never races the server ending the session; if the
