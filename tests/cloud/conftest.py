@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 TABLE = "snuper_cloud"
 PREFIX = "cloud"
+# The tests serve only the DraftKings simulator: every other book would be the real host.
+DK_NBA: dict[str, Any] = {"providers": ["draftkings"], "leagues": ["nba"]}
 Handler = Callable[[dict[str, Any], LocalContext], dict[str, Any]]
 
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from snuper.sim.options import SimOptions
-from tests.cloud.conftest import PREFIX, ROOT, TABLE, Cloud, Handlers, invoke, simulators
+from tests.cloud.conftest import DK_NBA, PREFIX, ROOT, TABLE, Cloud, Handlers, invoke, simulators
 from tests.e2e.cli import FROZEN_SLATE
 from tests.e2e.test_draftkings_monitor import BUSY, EXPECTED, QUIET, scenario
 from tests.e2e.test_sinks import odds_moves, read_back
@@ -70,7 +70,7 @@ async def test_the_task_writes_the_scenario_into_every_sink(
     monkeypatch: pytest.MonkeyPatch, cloud: Cloud, handlers: Handlers
 ) -> None:
     async with simulators(monkeypatch, SimOptions(speed=10), {"nba": scenario()}):
-        scraped = await invoke(handlers.scrape, {"leagues": ["nba"]}, "ScrapeFunction")
+        scraped = await invoke(handlers.scrape, DK_NBA, "ScrapeFunction")
         assert scraped["failed"] == []
         task = await start_task(overrides())
         out, err = await asyncio.wait_for(task.communicate(), 90)
@@ -94,7 +94,7 @@ async def test_sigterm_mid_stream_exits_zero_with_every_received_update_stored(
 ) -> None:
     # Slow enough that the stop comes mid-scenario: the moves arrive over 4 s, the end at 15 s.
     async with simulators(monkeypatch, SimOptions(speed=2), {"nba": scenario()}):
-        await invoke(handlers.scrape, {"leagues": ["nba"]}, "ScrapeFunction")
+        await invoke(handlers.scrape, DK_NBA, "ScrapeFunction")
         task = await start_task(overrides())
         key = f"snuper:nba:{BUSY}:selection"
         with cloud.redis() as client:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from snuper.sim.options import SimOptions
-from tests.cloud.conftest import ROOT, TABLE, Handlers, invoke, load_event, simulators
+from tests.cloud.conftest import DK_NBA, ROOT, TABLE, Handlers, invoke, load_event, simulators
 from tests.cloud.sfn_shim import step_functions_shim
 from tests.cloud.test_template import load_template
 from tests.e2e.cli import FROZEN_SLATE
@@ -149,7 +149,7 @@ async def test_plan_then_one_task_per_job_whose_monitor_writes_the_updates(
     from moto import mock_aws
 
     async with simulators(monkeypatch, SimOptions(speed=10), {"nba": scenario()}):
-        scraped = await invoke(handlers.scrape, {"leagues": ["nba"]}, "ScrapeFunction")
+        scraped = await invoke(handlers.scrape, DK_NBA, "ScrapeFunction")
         assert [r["league"] for r in scraped["results"] if r["status"] == "written"] == ["nba"]
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             world = aws_world()
@@ -181,7 +181,7 @@ async def test_a_failing_task_is_retried_with_backoff_then_caught(
         return 137  # killed: out of memory, say
 
     async with simulators(monkeypatch, SimOptions(speed=10), {"nba": scenario()}):
-        await invoke(handlers.scrape, {"leagues": ["nba"]}, "ScrapeFunction")
+        await invoke(handlers.scrape, DK_NBA, "ScrapeFunction")
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             world = aws_world()
             plan = {world["PlanMonitorsFunctionArn"]: handlers.plan}

@@ -191,7 +191,8 @@ def test_a_snapshot_with_a_hostile_event_id_is_refused_and_nothing_leaves_o(
     data = snap.to_dict()
     data["events"][0]["event_id"] = "../../x"
     (events / f"{snap.slate_date}-nba.json").write_bytes(orjson.dumps(data))
-    run = run_main(["-t", "monitor", "-l", "nba", "-o", str(out), "--slate", snap.slate_date],
+    run = run_main(["-t", "monitor", "-p", "draftkings", "-l", "nba", "-o", str(out),
+                    "--slate", snap.slate_date],
                    capsys, caplog)  # fmt: skip
     assert run.code == 1
     [line] = [line for line in run.lines if "nba" in line]

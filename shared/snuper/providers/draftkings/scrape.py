@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from playwright.async_api import BrowserContext
 
-from snuper.backoff import Backoff
-from snuper.browser import BrowserError, NotJson, PageJson, json_loaded_by_page, open_browser
-from snuper.feed import ParseError, retry_after_s
+from snuper.browser import BrowserError, json_loaded_by_page, open_browser
+from snuper.feed import ParseError
 from snuper.model import Event, Snapshot
 from snuper.providers.base import ScrapeContext, ScrapeFailure, ScrapeResults
 from snuper.providers.draftkings.parse import LEAGUES, parse_league
+from snuper.providers.page_load import ScrapeError, load_failure, with_retries
 
 log = logging.getLogger("snuper.draftkings")
-
-ATTEMPTS = 4
-RETRY_STATUSES = frozenset({403, 429, 500, 502, 503, 504})
-BLOCKED_STATUSES = frozenset({401, 403, 429})
-
-
-class ScrapeError(RuntimeError):
-    """A league could not be read; the message names the URL and what went wrong."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def todays_games(events: Sequence[Event], today: str) -> list[Event]:
@@ -58,14 +45,11 @@ async def _scrape_league(
     log.info("draftkings %s: opening %s", league, page_url)
     # One league failing does not cost the others their snapshot.
     try:
-        loaded = await _load_with_retries(browser, page_url, wanted)
-    except ScrapeError as exc:
-        blocked = exc.status in BLOCKED_STATUSES
-        return ScrapeFailure(league, "blocked" if blocked else "failed", str(exc))
-    except NotJson as exc:
-        return ScrapeFailure(league, "blocked", str(exc))
-    except BrowserError as exc:
-        return ScrapeFailure(league, "failed", str(exc))
+        loaded = await with_retries(
+            "draftkings", lambda: json_loaded_by_page(browser, page_url, wanted)
+        )
+    except (ScrapeError, BrowserError) as exc:
+        return load_failure(league, exc)
     log.info("draftkings %s: page loaded its league data (%s)", league, loaded.url)
     try:
         events = parse_league(loaded.payload, league, site_base=ctx.endpoints["SITE"])
@@ -75,22 +59,3 @@ async def _scrape_league(
     log.info("draftkings %s: %d events on slate %s (%d in the feed)",
              league, len(todays), ctx.slate, len(events))  # fmt: skip
     return Snapshot("draftkings", league, ctx.slate, ctx.now(), tuple(todays))
-
-
-async def _load_with_retries(
-    browser: BrowserContext, page_url: str, wanted: Callable[[str], bool]
-) -> PageJson:
-    backoff = Backoff(1.0, 20.0)
-    for attempt in range(1, ATTEMPTS + 1):
-        loaded = await json_loaded_by_page(browser, page_url, wanted)
-        if loaded.status == 200:
-            return loaded
-        if loaded.status not in RETRY_STATUSES or attempt == ATTEMPTS:
-            break
-        delay = max(backoff.next_delay(), retry_after_s(loaded.headers.get("retry-after")) or 0)
-        log.warning("draftkings: %s answered %d; retry %d in %.1fs",
-                    loaded.url, loaded.status, attempt, delay)  # fmt: skip
-        await asyncio.sleep(delay)
-    raise ScrapeError(
-        f"{loaded.url} answered HTTP {loaded.status} after {attempt} attempts", loaded.status
-    )
