@@ -217,3 +217,16 @@ def test_a_bad_page_in_a_round_is_named() -> None:
     with pytest.raises(ParseError) as caught:
         parse_round(frame_round([("skip=0", good), ("skip=50", b'{"fixtures": [{"id"')]))
     assert caught.value.path == "pages[1] (skip=50)"
+
+
+def test_a_doubleheader_is_two_events_with_the_same_teams() -> None:
+    # MLB doubleheaders: the same two teams twice on one slate, each game with its own id.
+    first, second = games_fixture(), games_fixture()
+    second["id"] = 14123999
+    second["startDate"] = "2026-12-06T23:05:00Z"
+    fixtures, _ = parse_fixtures_page({"fixtures": [first, second], "totalCount": 2})
+    events = [to_event(fx, "mlb", "https://sports.nj.betmgm.com", {}) for fx in fixtures]
+    assert [e.event_id for e in events] == ["14123456", "14123999"]
+    assert {(e.home, e.away) for e in events} == {(PACKERS, BEARS)}
+    assert {e.slate_date for e in events} == {"20261206"}
+    assert [e.meta["fixture_id"] for e in events] == [14123456, 14123999]
