@@ -18,6 +18,8 @@ STATE_VAR = "SNUPER_STATE"
 BROWSER_VAR = "SNUPER_BROWSER_PATH"
 BROWSER_ARGS_VAR = "SNUPER_BROWSER_ARGS"
 NOW_VAR = "SNUPER_NOW"
+POLL_GAP_VAR = "SNUPER_POLL_GAP"
+POLL_CONCURRENCY_VAR = "SNUPER_POLL_CONCURRENCY"
 DEFAULT_STATE = "nj"
 
 # The browser the scrapers present, and the user agent of every HTTP and websocket client.
@@ -128,6 +130,7 @@ class Settings:
                 start_at = parse_iso(env[NOW_VAR])
             except ValueError:
                 raise ConfigError(NOW_VAR, f"not an ISO time: {env[NOW_VAR]!r}") from None
+        _check_politeness(env)
         return cls(
             state=env.get(STATE_VAR, DEFAULT_STATE).lower(),
             browser_path=env.get(BROWSER_VAR) or None,
@@ -135,6 +138,20 @@ class Settings:
             monitor=monitor or MonitorSettings(),
             start_at=start_at,
         )
+
+
+def _check_politeness(env: Mapping[str, str]) -> None:
+    """The polled books' pacing variables (snuper.poll reads them), checked before any work."""
+    gap, cap = env.get(POLL_GAP_VAR), env.get(POLL_CONCURRENCY_VAR)
+    if gap:
+        try:
+            ok = float(gap) >= 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(POLL_GAP_VAR, f"expected seconds >= 0, got {gap!r}")
+    if cap and not (cap.strip().isdigit() and int(cap) >= 1):
+        raise ConfigError(POLL_CONCURRENCY_VAR, f"expected a whole number >= 1, got {cap!r}")
 
 
 class ConfigError(ValueError):

@@ -16,9 +16,13 @@ from dataclasses import dataclass
 
 import httpx
 
+from snuper.config import POLL_CONCURRENCY_VAR, POLL_GAP_VAR
+
 MIN_POLL_INTERVAL_S = 0.5  # a polled book is never asked more often than this
-GAP_VAR = "SNUPER_POLL_GAP"  # seconds between two requests to one host
-CONCURRENCY_VAR = "SNUPER_POLL_CONCURRENCY"  # requests in flight at once, all hosts
+# Seconds between two requests to one host; requests in flight at once (config.py checks both
+# at startup, so a bad value is a usage error there and never reaches a running monitor).
+GAP_VAR = POLL_GAP_VAR
+CONCURRENCY_VAR = POLL_CONCURRENCY_VAR
 DEFAULT_CONCURRENCY = 4
 
 

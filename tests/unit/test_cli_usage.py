@@ -283,3 +283,23 @@ def test_read_names_a_missing_sink_flag(
     assert run.code == 2
     [line] = run.lines
     assert "argument --rds-uri" in line
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("SNUPER_POLL_GAP", "fast"), ("SNUPER_POLL_GAP", "-1"), ("SNUPER_POLL_CONCURRENCY", "0")],
+)
+def test_a_bad_politeness_variable_names_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+) -> None:
+    monkeypatch.setenv(variable, value)
+    run = run_main(["-t", "scrape", "-o", str(tmp_path / "out")], capsys, caplog)
+    assert run.code == 2, run.stderr
+    [line] = run.lines
+    assert f"environment variable {variable}" in line and value in line
+    assert not (tmp_path / "out").exists()
