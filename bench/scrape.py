@@ -7,12 +7,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiohttp import web
-
 from bench.common import FROZEN_DAY, cli_env, snuper_command
 from bench.registry import Figure, Progress, figure, median
-from snuper.providers.draftkings import PROVIDER as DRAFTKINGS
-from snuper.providers.draftkings.sim import DraftKingsSim
+from snuper.providers import PROVIDERS, Provider
 from snuper.sim.options import SimOptions
 from snuper.sim.server import start_sim
 
@@ -20,17 +17,15 @@ RUNS = 3
 TIMEOUT_S = 120.0
 
 
-async def _scrape_runs(league: str, progress: Progress) -> list[float]:
+async def _scrape_runs(provider: Provider, league: str, progress: Progress) -> list[float]:
     options = SimOptions(seed=11, slate_day=FROZEN_DAY)
-    app = web.Application()
-    DraftKingsSim(options).mount(app)
-    running = await start_sim(options, app=app, providers=[DRAFTKINGS])
+    running = await start_sim(options, providers=[provider])  # that book's simulator only
     walls: list[float] = []
     try:
         env = cli_env(running.exports)
         for run in range(RUNS):
             with tempfile.TemporaryDirectory(prefix="snuper-bench-") as out:
-                args = ["-t", "scrape", "-p", "draftkings", "-l", league, "-o", out]
+                args = ["-t", "scrape", "-p", provider.name, "-l", league, "-o", out]
                 started = time.perf_counter()
                 process = await asyncio.create_subprocess_exec(
                     *snuper_command(), *args,
@@ -51,7 +46,16 @@ async def _scrape_runs(league: str, progress: Progress) -> list[float]:
     return walls
 
 
+def _scrape_figure(name: str, progress: Progress) -> Figure:
+    walls = asyncio.run(_scrape_runs(PROVIDERS[name], "nba", progress))
+    return Figure(f"scrape_s.{name}", median(walls), 5.0, "lower", "s", {"runs_s": walls})
+
+
 @figure("scrape_s.draftkings")
 def scrape_s_draftkings(progress: Progress) -> Figure:
-    walls = asyncio.run(_scrape_runs("nba", progress))
-    return Figure("scrape_s.draftkings", median(walls), 5.0, "lower", "s", {"runs_s": walls})
+    return _scrape_figure("draftkings", progress)
+
+
+@figure("scrape_s.betmgm")
+def scrape_s_betmgm(progress: Progress) -> Figure:
+    return _scrape_figure("betmgm", progress)
