@@ -81,14 +81,14 @@ async def _launch(
 ) -> BrowserContext:
     executable = settings.browser_path
     try:
-        return await _start(playwright, settings, executable, profile)
+        return await _start_retried(playwright, settings, executable, profile)
     except Error as exc:
         fallback = shutil.which("chromium") or shutil.which("chromium-browser")
         if executable is not None or fallback is None:
             raise _cannot_start(executable or "Playwright's own", exc) from exc
     log.info("Playwright's browser is missing; using %s", fallback)
     try:
-        return await _start(playwright, settings, fallback, profile)
+        return await _start_retried(playwright, settings, fallback, profile)
     except Error as exc:
         raise _cannot_start(fallback, exc) from exc
 
@@ -96,6 +96,21 @@ async def _launch(
 def _cannot_start(which: str, exc: Error) -> BrowserError:
     first = str(exc).strip().splitlines()[0]
     return BrowserError(f"cannot start Chromium ({which}): {first}; {HOW_TO_GET_CHROMIUM}")
+
+
+async def _start_retried(
+    playwright: Playwright, settings: Settings, executable: str | None, profile: str | None
+) -> BrowserContext:
+    """Chromium that dies while starting (seen with Lambda's --single-process) gets one more
+    try; any other launch error is final."""
+    try:
+        return await _start(playwright, settings, executable, profile)
+    except Error as exc:
+        if "has been closed" not in str(exc):
+            raise
+        first = str(exc).strip().splitlines()[0]
+        log.warning("Chromium closed while starting (%s); starting it once more", first)
+    return await _start(playwright, settings, executable, profile)
 
 
 async def _start(
