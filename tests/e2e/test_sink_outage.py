@@ -77,6 +77,18 @@ async def assert_same_everywhere(args: list[str]) -> None:
     assert sum(r["type"] == "odds" for r in busy) == MOVES
 
 
+async def scraped_then_monitoring(
+    args: list[str], exports: dict[str, str]
+) -> asyncio.subprocess.Process:
+    """Scrape into the sinks, start the monitor, and let it write for 2.5 s (some of the
+    moves, not all) before the test takes a server away."""
+    scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", *args, env=exports)
+    assert scrape.code == 0, scrape.stderr
+    monitor = await start_monitor(args, exports)
+    await asyncio.sleep(2.5)
+    return monitor
+
+
 async def test_servers_stopped_mid_run_end_up_with_every_update_once(
     tmp_path: Path,
     dk_sim: SimFactory,
@@ -86,11 +98,7 @@ async def test_servers_stopped_mid_run_end_up_with_every_update_once(
     pg, cache = throwaway_postgres, throwaway_redis
     args = flags(tmp_path / "out", pg, cache)
     async with dk_sim(SimOptions(speed=4), {"nba": long_scenario()}) as (running, _):
-        scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", *args,
-                              env=running.exports)  # fmt: skip
-        assert scrape.code == 0, scrape.stderr
-        monitor = await start_monitor(args, running.exports)
-        await asyncio.sleep(2.5)
+        monitor = await scraped_then_monitoring(args, running.exports)
         await asyncio.gather(asyncio.to_thread(pg.stop), asyncio.to_thread(cache.stop))
         before = fs_odds(tmp_path / "out")
         await asyncio.sleep(2.0)
@@ -114,11 +122,7 @@ async def test_a_server_down_until_shutdown_keeps_a_spill_the_next_run_replays(
     pg, cache = throwaway_postgres, throwaway_redis
     args = flags(tmp_path / "out", pg, cache)
     async with dk_sim(SimOptions(speed=4), {"nba": long_scenario()}) as (running, _):
-        scrape = await snuper("-t", "scrape", "-p", "draftkings", "-l", "nba", *args,
-                              env=running.exports)  # fmt: skip
-        assert scrape.code == 0, scrape.stderr
-        monitor = await start_monitor(args, running.exports)
-        await asyncio.sleep(2.5)
+        monitor = await scraped_then_monitoring(args, running.exports)
         await asyncio.to_thread(cache.stop)
         _, err = await asyncio.wait_for(monitor.communicate(), 90)
     log = err.decode()
