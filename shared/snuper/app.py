@@ -111,7 +111,7 @@ async def _scrape_provider(
 ) -> str | None:
     """Save each league's result into `done` as it arrives. On `stop`, cancel the scrape (the
     league in flight, its page load too) and return that league, said in one log line."""
-    from snuper.browser import BrowserError  # the scrape path may load Playwright
+    from snuper.page_data import BrowserError
 
     async def save_each() -> bool:
         async with contextlib.aclosing(provider.scrape(context, wanted)) as results:

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from playwright.async_api import (
@@ -23,6 +22,9 @@ from playwright.async_api import (
 
 from snuper.config import Settings
 
+# Defined without Playwright: plain-HTTP scrapes use them too.
+from snuper.page_data import BrowserError, NotJson, PageJson
+
 log = logging.getLogger("snuper.browser")
 
 HOW_TO_GET_CHROMIUM = (
@@ -31,22 +33,6 @@ HOW_TO_GET_CHROMIUM = (
     "`playwright install chromium` also works"
 )
 PROGRESS_EVERY_S = 10.0  # a slow page logs that we are still waiting
-
-
-class BrowserError(RuntimeError):
-    """The browser could not start or a page did not load what we needed."""
-
-
-class NotJson(BrowserError):
-    """The page's data request answered 200 with something that is not JSON (a bot check)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PageJson:
-    url: str
-    status: int
-    headers: dict[str, str]
-    payload: Any
 
 
 @asynccontextmanager

@@ -9,8 +9,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from snuper.backoff import Backoff
-from snuper.browser import BrowserError, NotJson, PageJson
 from snuper.feed import retry_after_s
+from snuper.page_data import BrowserError, NotJson, PageJson
 from snuper.providers.base import ScrapeFailure
 
 log = logging.getLogger("snuper")

@@ -16,9 +16,16 @@ from typing import Any, Final
 import orjson
 
 from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote
-from snuper.ids import check_id, id_problem
 from snuper.model import Event, Market, Selection, Side
-from snuper.odds import OddsError, american_to_decimal, parse_american, parse_line
+from snuper.providers.fields import american as _american
+from snuper.providers.fields import at as _at
+from snuper.providers.fields import book_id
+from snuper.providers.fields import decimal as _decimal
+from snuper.providers.fields import line as _line
+from snuper.providers.fields import obj as _obj
+from snuper.providers.fields import opt_list as _opt_list
+from snuper.providers.fields import req as _req
+from snuper.providers.fields import req_list as _list
 from snuper.slate import parse_iso, slate_date
 
 PROVIDER: Final = "betmgm"
@@ -387,33 +394,6 @@ def _open(status: object) -> bool:
 # -- field readers ---------------------------------------------------------------------------------
 
 
-def _at(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
-
-
-def _obj(value: object, path: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ParseError(path, f"expected an object, got {type(value).__name__}")
-    return value
-
-
-def _req(obj: Mapping[str, Any], key: str, path: str) -> Any:
-    if key not in obj or obj[key] is None:
-        raise ParseError(_at(path, key), "missing")
-    return obj[key]
-
-
-def _list(obj: Mapping[str, Any], key: str, path: str) -> list[Any]:
-    value = _req(obj, key, path)
-    if not isinstance(value, list):
-        raise ParseError(_at(path, key), f"expected a list, got {type(value).__name__}")
-    return value
-
-
-def _opt_list(obj: Mapping[str, Any], key: str, path: str) -> list[Any]:
-    return _list(obj, key, path) if obj.get(key) is not None else []
-
-
 def _text(obj: Mapping[str, Any], key: str, path: str) -> str:
     """A name: CDS wraps it as {"value": ...}; a bare string is accepted too."""
     value = _req(obj, key, path)
@@ -428,45 +408,4 @@ def _text(obj: Mapping[str, Any], key: str, path: str) -> str:
 
 def _int_id(obj: Mapping[str, Any], key: str, path: str) -> str:
     """CDS ids are integers; kept as their decimal text (ids become file names)."""
-    value = _req(obj, key, path)
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ParseError(_at(path, key), f"expected an integer id, got {value!r}")
-    text = str(value)
-    if id_problem("event_id", text) is not None:
-        raise ParseError(_at(path, key), f"not a usable id: {text!r}")
-    return check_id("event_id", text, where=_at(path, key))
-
-
-def _american(value: object, path: str) -> int:
-    if not isinstance(value, int | str) or isinstance(value, bool):
-        raise ParseError(path, f"expected American odds, got {value!r}")
-    try:
-        return parse_american(value)
-    except OddsError as exc:
-        raise ParseError(path, str(exc)) from None
-
-
-def _decimal(value: object, american: int, path: str) -> float:
-    """The book's decimal price (a number or a comma-decimal string); optional."""
-    if value is None:
-        return american_to_decimal(american)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ParseError(path, f"expected decimal odds, got {value!r}")
-    try:
-        number = parse_line(value)  # tolerant number reading: "1,91" too
-    except OddsError as exc:
-        raise ParseError(path, str(exc)) from None
-    if number is None or number <= 1:
-        raise ParseError(path, f"decimal odds must be > 1, got {value!r}")
-    return round(number, 4)
-
-
-def _line(value: object, path: str) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ParseError(path, f"expected a line, got {value!r}")
-    try:
-        return parse_line(value)
-    except OddsError as exc:
-        raise ParseError(path, str(exc)) from None
+    return book_id("event_id", obj, key, path)

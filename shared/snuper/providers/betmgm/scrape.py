@@ -10,9 +10,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from playwright.async_api import BrowserContext, Error
 
-from snuper.browser import BrowserError, NotJson, PageJson, json_loaded_by_page, open_browser
+from snuper.browser import json_loaded_by_page, open_browser
 from snuper.feed import ParseError
 from snuper.model import Event, Snapshot
+from snuper.page_data import BrowserError, NotJson, PageJson
 from snuper.providers.base import ScrapeContext, ScrapeFailure, ScrapeResults
 from snuper.providers.betmgm.parse import LEAGUES, PROVIDER, parse_fixtures_page, to_event
 from snuper.providers.page_load import ScrapeError, load_failure, with_retries

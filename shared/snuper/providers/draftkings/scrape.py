@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 from playwright.async_api import BrowserContext
 
-from snuper.browser import BrowserError, json_loaded_by_page, open_browser
+from snuper.browser import json_loaded_by_page, open_browser
 from snuper.feed import ParseError
 from snuper.model import Event, Snapshot
+from snuper.page_data import BrowserError
 from snuper.providers.base import ScrapeContext, ScrapeFailure, ScrapeResults
 from snuper.providers.draftkings.parse import LEAGUES, parse_league
 from snuper.providers.page_load import ScrapeError, load_failure, with_retries
