@@ -1,4 +1,5 @@
-"""scrape_s.<provider>: `snuper -t scrape` of one league against the simulator, browser included."""
+"""scrape_s.<provider>: `snuper -t scrape` of one league against the simulator, browser included
+(for the books scraped with one)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,8 @@ def scrape_s_draftkings(progress: Progress) -> Figure:
 @figure("scrape_s.betmgm")
 def scrape_s_betmgm(progress: Progress) -> Figure:
     return _scrape_figure("betmgm", progress)
+
+
+@figure("scrape_s.bovada")
+def scrape_s_bovada(progress: Progress) -> Figure:
+    return _scrape_figure("bovada", progress)

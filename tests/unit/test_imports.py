@@ -42,3 +42,14 @@ def test_the_scrape_path_does_load_playwright() -> None:
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip
     assert done.stdout.strip() == "True", done.stderr
+
+
+def test_a_book_scraped_over_plain_http_never_loads_playwright() -> None:
+    # Bovada's coupon is plain HTTP: its scrape, and the app's scrape path, stay browser-free.
+    probe = (
+        "import sys; from snuper import app; from snuper.providers import PROVIDERS; "
+        "PROVIDERS['bovada'].load_scrape(); print('playwright' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert done.stdout.strip() == "False", done.stderr

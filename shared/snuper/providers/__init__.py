@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from snuper.providers.base import Provider
 from snuper.providers.betmgm import PROVIDER as BETMGM
+from snuper.providers.bovada import PROVIDER as BOVADA
 from snuper.providers.draftkings import PROVIDER as DRAFTKINGS
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (DRAFTKINGS, BETMGM)}
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (DRAFTKINGS, BETMGM, BOVADA)}
 
 
 def get(name: str) -> Provider:
