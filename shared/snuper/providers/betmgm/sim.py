@@ -13,14 +13,13 @@ paused monitor loses nothing and a test sees the same sequence every run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import logging
 import random
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 import orjson
@@ -28,18 +27,15 @@ from aiohttp import web
 
 from snuper.sim.clock import ScenarioClock
 from snuper.sim.options import SimOptions
-from snuper.slate import SLATE_ZONE, slate_day
+from snuper.sim.scenario import Kind, SideName, Step, plan_games, plan_steps
+from snuper.sim.script import Script, default_scenarios, ticker
 
 log = logging.getLogger("snuper.sim.betmgm")
 
-Kind = Literal["moneyline", "spread", "total"]
-SideName = Literal["home", "away", "over", "under"]
-StepKind = Literal["price", "line", "suspend", "resume", "end"]
 Model = Literal["games", "optionMarkets"]
 
 ACCESS_ID = "YmQ3ZmQ5MjMtZGYxNi00ZTU0LWE3MjAtNzQ4ZDhjZmI0ZTA3"  # a public per-brand key (made up)
 PAGE_SIZE = 50  # the most fixtures one page holds (the site asks take=50)
-TICK_S = 0.02
 IDLE_S = 2.0  # real seconds without a poll after which a league's clock pauses
 MALFORMED_BODY = b'{"fixtures": [{"id": 1, "name": {"val'  # a cut-off answer
 
@@ -66,18 +62,6 @@ LEAGUES: dict[str, LeagueInfo] = {
     "mlb": LeagueInfo("mlb", 23, 75, "baseball", "mlb", "Run Line"),
 }
 _BY_IDS = {(i.sport_id, i.competition_id): i for i in LEAGUES.values()}
-
-_TEAMS: dict[str, tuple[str, ...]] = {
-    "nba": ("Boston Celtics", "New York Knicks", "Los Angeles Lakers", "Golden State Warriors",
-            "Miami Heat", "Chicago Bulls", "Denver Nuggets", "Phoenix Suns", "Dallas Mavericks",
-            "Milwaukee Bucks"),
-    "nfl": ("Chicago Bears", "Green Bay Packers", "Dallas Cowboys", "New York Giants",
-            "Kansas City Chiefs", "Buffalo Bills", "San Francisco 49ers", "Detroit Lions",
-            "Philadelphia Eagles", "Miami Dolphins"),
-    "mlb": ("New York Yankees", "Boston Red Sox", "Los Angeles Dodgers", "San Diego Padres",
-            "Chicago Cubs", "St. Louis Cardinals", "Houston Astros", "Texas Rangers",
-            "Atlanta Braves", "New York Mets"),
-}  # fmt: skip
 
 
 # --- scenario ------------------------------------------------------------------------------
@@ -115,17 +99,6 @@ class SimResult:
     line: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    at: float
-    kind: StepKind
-    fixture_id: int
-    market_id: int | None = None
-    side: SideName | None = None
-    american: int | None = None
-    line: float | None = None
-
-
 @dataclass(slots=True)
 class Scenario:
     league: str
@@ -141,108 +114,38 @@ def decimal_odds(american: int) -> float:
     return round(exact, 2)
 
 
-def _american_for(prob: float) -> int:
-    raw = -100 * prob / (1 - prob) if prob >= 0.5 else 100 * (1 - prob) / prob
-    rounded = 5 * round(raw / 5)
-    return 100 if -100 < rounded < 100 or rounded == -100 else rounded
-
-
 def generate_scenario(
     league: str, *, seed: int, slate_day: date, n_events: int = 3, duration: float = 1800.0
 ) -> Scenario:
-    """A deterministic slate and its moves for one league."""
-    if league not in LEAGUES or n_events < 1:
-        raise ValueError(f"no BetMGM simulation for {league!r} with {n_events} events")
+    """A deterministic slate and its moves for one league (snuper.sim.scenario), with BetMGM ids;
+    fixtures alternate between the two market models."""
+    if league not in LEAGUES:
+        raise ValueError(f"no BetMGM simulation for {league!r}")
     rng = random.Random(seed ^ zlib.crc32(b"betmgm" + league.encode()))
-    teams = list(_TEAMS[league])
-    rng.shuffle(teams)
+    games = plan_games(rng, league, slate_day, n_events)
     fixtures: list[SimFixture] = []
     markets: list[SimMarket] = []
     results: list[SimResult] = []
     fixture_num = 17_200_000 + list(LEAGUES).index(league) * 1_000_000 + rng.randrange(100_000)
     market_num = 1_450_000_000 + rng.randrange(1_000_000)
     result_num = 3_800_000_000 + rng.randrange(1_000_000)
-    evening = datetime.combine(slate_day, time(19, 0), SLATE_ZONE)
-    for i in range(n_events):
-        home, away = teams[(2 * i) % len(teams)], teams[(2 * i + 1) % len(teams)]
-        # Later games start after midnight UTC: their slate is still the New York day.
-        start = evening + timedelta(minutes=45 * i + rng.choice((0, 5, 10)))
-        fx = SimFixture(fixture_num, home, away, start.astimezone(UTC),
+    for i, game in enumerate(games):
+        fx = SimFixture(fixture_num, game.home, game.away, game.start,
                         "games" if i % 2 == 0 else "optionMarkets",
                         900_000 + 2 * i, 900_001 + 2 * i)  # fmt: skip
         fixtures.append(fx)
         fixture_num += rng.randint(3, 90)
-        home_prob = rng.uniform(0.3, 0.75)
-        fav = 1.0 if home_prob >= 0.5 else -1.0
-        spread = 1.5 if league == "mlb" else rng.randint(1, 9) + 0.5
-        total = {"nba": rng.randint(205, 240) + 0.5, "nfl": rng.randint(37, 52) + 0.5,
-                 "mlb": rng.choice((7.5, 8.5, 9.5))}[league]  # fmt: skip
-        opening: list[tuple[Kind, list[tuple[SideName, int, float | None]]]] = [
-            ("moneyline", [("away", _american_for(1 - home_prob + 0.02), None),
-                           ("home", _american_for(home_prob + 0.02), None)]),
-            ("spread", [("away", -110, fav * spread), ("home", -110, -fav * spread)]),
-            ("total", [("over", -110, total), ("under", -110, total)]),
-        ]  # fmt: skip
-        for kind, sides in opening:
+        for kind, sides in game.opening:
             markets.append(SimMarket(market_num, fx.fixture_id, kind))
             for side, american, line in sides:
                 results.append(SimResult(result_num, market_num, side, american, line))
                 result_num += rng.randint(1, 9)
             market_num += rng.randint(1, 50)
-    steps = _generate_steps(rng, league, fixtures, markets, results, duration)
-    return Scenario(league, fixtures, markets, results, steps)
-
-
-def _generate_steps(
-    rng: random.Random,
-    league: str,
-    fixtures: list[SimFixture],
-    markets: list[SimMarket],
-    results: list[SimResult],
-    duration: float,
-) -> list[Step]:
-    by_fx = {f.fixture_id: [m for m in markets if m.fixture_id == f.fixture_id] for f in fixtures}
-    sides: dict[Kind, tuple[SideName, SideName]] = {
-        "moneyline": ("home", "away"), "spread": ("home", "away"), "total": ("over", "under"),
-    }  # fmt: skip
-    quiet = fixtures[-1].fixture_id if len(fixtures) >= 2 else None
-    plan: list[Step] = []
-    for fx in fixtures:
-        ends_at = duration if fx.fixture_id == quiet else rng.uniform(0.6, 0.95) * duration
-        if fx.fixture_id != quiet:
-            for _ in range(rng.randint(3, 5)):
-                m = rng.choice(by_fx[fx.fixture_id])
-                at = rng.uniform(0.02, 0.55) * duration
-                plan.append(
-                    Step(at, "price", fx.fixture_id, m.market_id, rng.choice(sides[m.kind]))
-                )
-        plan.append(Step(ends_at, "end", fx.fixture_id))
-    first = by_fx[fixtures[0].fixture_id]
-    line_market = first[2] if league == "mlb" else first[1]
-    plan.append(Step(rng.uniform(0.1, 0.2) * duration, "line", fixtures[0].fixture_id,
-                     line_market.market_id, "over" if league == "mlb" else "home",
-                     line=rng.choice((-1.0, 1.0))))  # fmt: skip
-    suspend_at = rng.uniform(0.25, 0.35) * duration
-    plan.append(Step(suspend_at, "suspend", fixtures[0].fixture_id, first[1].market_id))
-    plan.append(Step(suspend_at + 0.05 * duration, "resume", fixtures[0].fixture_id,
-                     first[1].market_id))  # fmt: skip
-    plan.sort(key=lambda s: s.at)
-    # Concrete prices come from replaying the plan, so each move starts where the price is.
+    plan = [(f.fixture_id, [(m.market_id, m.kind) for m in markets if m.fixture_id == f.fixture_id])
+            for f in fixtures]  # fmt: skip
     world = LeagueWorld(Scenario(league, fixtures, markets, results, []))
-    steps: list[Step] = []
-    for step in plan:
-        step = replace(step, at=round(step.at, 3))
-        if step.kind == "price" and step.market_id is not None and step.side is not None:
-            now = world.find(step.market_id, step.side).american
-            cents = (now - 100 if now >= 100 else now + 100) + rng.choice((-15, -10, -5, 5, 10))
-            step = replace(step, american=cents + 100 if cents >= 0 else cents - 100)
-        elif step.kind == "line" and step.market_id is not None and step.side is not None:
-            current = world.find(step.market_id, step.side)
-            assert current.line is not None and step.line is not None
-            step = replace(step, line=current.line + step.line, american=rng.choice((-115, -105)))
-        world.apply(step)
-        steps.append(step)
-    return steps
+    steps = plan_steps(rng, league, plan, world, duration)
+    return Scenario(league, fixtures, markets, results, steps)
 
 
 # --- the world and its encoding ------------------------------------------------------------
@@ -272,14 +175,14 @@ class LeagueWorld:
         raise KeyError(f"no {side} result in market {market_id}")
 
     def apply(self, step: Step) -> None:
-        if step.fixture_id not in self.fixtures:
-            raise KeyError(f"step for unknown fixture {step.fixture_id}")
+        if step.event_id not in self.fixtures:
+            raise KeyError(f"step for unknown fixture {step.event_id}")
         if step.kind == "end":
-            for m in [m for m in self.markets.values() if m.fixture_id == step.fixture_id]:
+            for m in [m for m in self.markets.values() if m.fixture_id == step.event_id]:
                 for r in [r for r in self.results.values() if r.market_id == m.market_id]:
                     del self.results[r.result_id]
                 del self.markets[m.market_id]
-            del self.fixtures[step.fixture_id]
+            del self.fixtures[step.event_id]
             return
         if step.market_id not in self.markets:
             raise KeyError(f"{step.kind} step for unknown market {step.market_id}")
@@ -474,17 +377,10 @@ def _page(info: LeagueInfo) -> str:
 """
 
 
-@dataclass(slots=True, eq=False)
-class LeagueRuntime:
+@dataclass(slots=True, eq=False, kw_only=True)
+class LeagueRuntime(Script[Step]):
     world: LeagueWorld
-    steps: list[Step]
-    clock: ScenarioClock
-    next_step: int = 0
     last_poll: float | None = None  # loop time of the latest fixtures request
-
-    @property
-    def done(self) -> bool:
-        return self.next_step >= len(self.steps)
 
 
 @dataclass(slots=True)
@@ -508,16 +404,12 @@ class BetMGMSim:
         self.options = options
         self.page_size = page_size
         if scenarios is None:
-            day = options.slate_day or slate_day()
-            scenarios = {
-                league: generate_scenario(
-                    league, seed=options.seed, slate_day=day, n_events=options.events_per_league
-                )
-                for league in LEAGUES
-            }
+            scenarios = default_scenarios(options, LEAGUES, generate_scenario)
         self.leagues: dict[str, LeagueRuntime] = {
             league: LeagueRuntime(
-                LeagueWorld(sc), sorted(sc.steps, key=lambda s: s.at), ScenarioClock(options.speed)
+                world=LeagueWorld(sc),
+                steps=sorted(sc.steps, key=lambda s: s.at),
+                clock=ScenarioClock(options.speed),
             )
             for league, sc in scenarios.items()
         }
@@ -546,24 +438,12 @@ class BetMGMSim:
         app.router.add_get("/en/api/clientconfig", self._clientconfig)
         app.router.add_get("/cds-api/bettingoffer/fixtures", self._fixtures)
         app.router.add_get("/cds-api/bettingoffer/fixture-view", self._fixture_view)
-        app.cleanup_ctx.append(self._ticker)
+        app.cleanup_ctx.append(ticker(self.tick))
 
     def slate(self, league: str) -> list[dict[str, Any]]:
         """The league's fixtures as the API shows them now (tests compare snapshots to it)."""
         world = self.leagues[league].world
         return [world.fixture_json(f) for f in world.ordered()]
-
-    async def _ticker(self, _app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._tick_forever())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            self.tick()
 
     def tick(self) -> None:
         now = asyncio.get_running_loop().time()
@@ -571,10 +451,7 @@ class BetMGMSim:
             if runtime.last_poll is None or now - runtime.last_poll > IDLE_S:
                 runtime.clock.pause()  # nobody polling: scenario time stands still
                 continue
-            scenario_now = runtime.clock.now()
-            while not runtime.done and runtime.steps[runtime.next_step].at <= scenario_now:
-                step = runtime.steps[runtime.next_step]
-                runtime.next_step += 1
+            for step in runtime.due():
                 try:
                     runtime.world.apply(step)
                 except (KeyError, ValueError):

@@ -25,28 +25,27 @@ import logging
 import random
 import re
 import zlib
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any
 
 import orjson
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from snuper.sim.clock import ScenarioClock
 from snuper.sim.options import SimOptions
-from snuper.slate import SLATE_ZONE, slate_day
+from snuper.sim.scenario import Kind, SideName, Step, plan_games, plan_steps
+from snuper.sim.script import Script, default_scenarios, ticker
+from snuper.sim.sockets import SimSocket, SocketHub
+from snuper.slate import SLATE_ZONE
 
 log = logging.getLogger("snuper.sim.bovada")
 
-Kind = Literal["moneyline", "spread", "total"]
-SideName = Literal["home", "away", "over", "under"]
-StepKind = Literal["price", "line", "suspend", "resume", "end"]
 Pair = tuple[dict[str, Any], dict[str, Any]]  # (descriptor, payload) of one frame segment
 
-TICK_S = 0.02  # real seconds between two looks at the league clocks
 HEARTBEAT_S = 1.0  # real seconds between two {"id":0} frames on every open socket
 HEARTBEAT = '{"id":0}'
 COUPON_PATH = "/services/sports/event/coupon/events/A/description/{sport}/{league}"
@@ -90,17 +89,6 @@ LEAGUES: dict[str, LeagueInfo] = {
 }  # fmt: skip
 _BY_PATH = {(i.sport_path, i.league_path): i for i in LEAGUES.values()}
 
-_TEAMS: dict[str, tuple[str, ...]] = {
-    "nba": ("Boston Celtics", "New York Knicks", "Los Angeles Lakers", "Golden State Warriors",
-            "Miami Heat", "Chicago Bulls", "Denver Nuggets", "Phoenix Suns", "Dallas Mavericks",
-            "Milwaukee Bucks"),
-    "nfl": ("Chicago Bears", "Green Bay Packers", "Dallas Cowboys", "New York Giants",
-            "Kansas City Chiefs", "Buffalo Bills", "San Francisco 49ers", "Detroit Lions",
-            "Philadelphia Eagles", "Miami Dolphins"),
-    "mlb": ("New York Yankees", "Boston Red Sox", "Los Angeles Dodgers", "San Diego Padres",
-            "Chicago Cubs", "St. Louis Cardinals", "Houston Astros", "Texas Rangers",
-            "Atlanta Braves", "New York Mets"),
-}  # fmt: skip
 
 _KEY = {"moneyline": "2W-12", "spread": "2W-HCAP", "total": "2W-OU"}
 _DESCRIPTION_KEY = {"moneyline": "Head To Head", "spread": "Main Dynamic Asian Handicap",
@@ -155,17 +143,6 @@ class SimOutcome:
     line: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    at: float
-    kind: StepKind
-    event_id: int
-    market_id: int | None = None
-    side: SideName | None = None
-    american: int | None = None
-    line: float | None = None  # "line": the moved side's NEW line
-
-
 @dataclass(slots=True)
 class Scenario:
     league: str
@@ -175,104 +152,35 @@ class Scenario:
     steps: list[Step]
 
 
-def _american_for(prob: float) -> int:
-    raw = -100 * prob / (1 - prob) if prob >= 0.5 else 100 * (1 - prob) / prob
-    rounded = 5 * round(raw / 5)
-    return 100 if -100 < rounded < 100 or rounded == -100 else rounded
-
-
 def generate_scenario(
     league: str, *, seed: int, slate_day: date, n_events: int = 3, duration: float = 1800.0
 ) -> Scenario:
-    """A deterministic slate and its moves for one league."""
-    if league not in LEAGUES or n_events < 1:
-        raise ValueError(f"no Bovada simulation for {league!r} with {n_events} events")
+    """A deterministic slate and its moves for one league (snuper.sim.scenario), with Bovada ids."""
+    if league not in LEAGUES:
+        raise ValueError(f"no Bovada simulation for {league!r}")
     rng = random.Random(seed ^ zlib.crc32(b"bovada" + league.encode()))
-    teams = list(_TEAMS[league])
-    rng.shuffle(teams)
+    games = plan_games(rng, league, slate_day, n_events)
     events: list[SimEvent] = []
     markets: list[SimMarket] = []
     outcomes: list[SimOutcome] = []
     event_num = 12_400_000 + list(LEAGUES).index(league) * 200_000 + rng.randrange(100_000)
     market_num = 280_000_000 + rng.randrange(1_000_000)
     outcome_num = 1_370_000_000 + rng.randrange(1_000_000)
-    evening = datetime.combine(slate_day, time(19, 0), SLATE_ZONE)
-    for i in range(n_events):
-        home, away = teams[(2 * i) % len(teams)], teams[(2 * i + 1) % len(teams)]
-        # Later games start after midnight UTC: their slate is still the New York day.
-        start = evening + timedelta(minutes=45 * i + rng.choice((0, 5, 10)))
-        ev = SimEvent(event_num, home, away, start.astimezone(UTC), league)
+    for game in games:
+        ev = SimEvent(event_num, game.home, game.away, game.start, league)
         events.append(ev)
         event_num += rng.randint(3, 90)
-        home_prob = rng.uniform(0.3, 0.75)
-        fav = 1.0 if home_prob >= 0.5 else -1.0
-        spread = 1.5 if league == "mlb" else rng.randint(1, 9) + 0.5
-        total = {"nba": rng.randint(205, 240) + 0.5, "nfl": rng.randint(37, 52) + 0.5,
-                 "mlb": rng.choice((7.5, 8.5, 9.5))}[league]  # fmt: skip
-        opening: list[tuple[Kind, list[tuple[SideName, int, float | None]]]] = [
-            ("moneyline", [("away", _american_for(1 - home_prob + 0.02), None),
-                           ("home", _american_for(home_prob + 0.02), None)]),
-            ("spread", [("away", -110, fav * spread), ("home", -110, -fav * spread)]),
-            ("total", [("over", -110, total), ("under", -110, total)]),
-        ]  # fmt: skip
-        for kind, sides in opening:
+        for kind, sides in game.opening:
             markets.append(SimMarket(market_num, ev.event_id, kind))
             for side, american, line in sides:
                 outcomes.append(SimOutcome(outcome_num, market_num, side, american, line))
                 outcome_num += rng.randint(1, 9)
             market_num += rng.randint(1, 50)
-    steps = _generate_steps(rng, league, events, markets, outcomes, duration)
-    return Scenario(league, events, markets, outcomes, steps)
-
-
-def _generate_steps(
-    rng: random.Random,
-    league: str,
-    events: list[SimEvent],
-    markets: list[SimMarket],
-    outcomes: list[SimOutcome],
-    duration: float,
-) -> list[Step]:
-    by_event = {e.event_id: [m for m in markets if m.event_id == e.event_id] for e in events}
-    sides: dict[Kind, tuple[SideName, SideName]] = {
-        "moneyline": ("home", "away"), "spread": ("home", "away"), "total": ("over", "under"),
-    }  # fmt: skip
-    quiet = events[-1].event_id if len(events) >= 2 else None
-    plan: list[Step] = []
-    for ev in events:
-        ends_at = duration if ev.event_id == quiet else rng.uniform(0.6, 0.95) * duration
-        if ev.event_id != quiet:
-            for _ in range(rng.randint(3, 5)):
-                m = rng.choice(by_event[ev.event_id])
-                at = rng.uniform(0.02, 0.55) * duration
-                plan.append(Step(at, "price", ev.event_id, m.market_id, rng.choice(sides[m.kind])))
-        plan.append(Step(ends_at, "end", ev.event_id))
-    first = by_event[events[0].event_id]
-    line_market = first[2] if league == "mlb" else first[1]
-    plan.append(Step(rng.uniform(0.1, 0.2) * duration, "line", events[0].event_id,
-                     line_market.market_id, "over" if league == "mlb" else "home",
-                     line=rng.choice((-1.0, 1.0))))  # fmt: skip
-    suspend_at = rng.uniform(0.25, 0.35) * duration
-    plan.append(Step(suspend_at, "suspend", events[0].event_id, first[1].market_id))
-    plan.append(Step(suspend_at + 0.05 * duration, "resume", events[0].event_id,
-                     first[1].market_id))  # fmt: skip
-    plan.sort(key=lambda s: s.at)
-    # Concrete prices come from replaying the plan, so each move starts where the price is.
+    plan = [(e.event_id, [(m.market_id, m.kind) for m in markets if m.event_id == e.event_id])
+            for e in events]  # fmt: skip
     world = LeagueWorld(Scenario(league, events, markets, outcomes, []))
-    steps: list[Step] = []
-    for step in plan:
-        step = replace(step, at=round(step.at, 3))
-        if step.kind == "price" and step.market_id is not None and step.side is not None:
-            now = world.find(step.market_id, step.side).american
-            cents = (now - 100 if now >= 100 else now + 100) + rng.choice((-15, -10, -5, 5, 10))
-            step = replace(step, american=cents + 100 if cents >= 0 else cents - 100)
-        elif step.kind == "line" and step.market_id is not None and step.side is not None:
-            current = world.find(step.market_id, step.side)
-            assert current.line is not None and step.line is not None
-            step = replace(step, line=current.line + step.line, american=rng.choice((-115, -105)))
-        world.apply(step)
-        steps.append(step)
-    return steps
+    steps = plan_steps(rng, league, plan, world, duration)
+    return Scenario(league, events, markets, outcomes, steps)
 
 
 # --- price texts ---------------------------------------------------------------------------
@@ -637,24 +545,14 @@ _UNSUBSCRIBE_RE = re.compile(r"^UNSUBSCRIBE\|(\d+)$")
 
 
 @dataclass(slots=True, eq=False)
-class Connection:
-    ws: web.WebSocketResponse
-    queue: asyncio.Queue[tuple[str, bool] | None] = field(default_factory=asyncio.Queue)
+class Connection(SimSocket[str]):
     subs: dict[int, str] = field(default_factory=dict)  # event id -> its league
-    updates_sent: int = 0
 
 
-@dataclass(slots=True, eq=False)
-class LeagueRuntime:
+@dataclass(slots=True, eq=False, kw_only=True)
+class LeagueRuntime(Script[Step]):
     world: LeagueWorld
-    steps: list[Step]
-    clock: ScenarioClock
-    next_step: int = 0
     subscribers: dict[int, set[Connection]] = field(default_factory=dict)  # event id -> conns
-
-    @property
-    def done(self) -> bool:
-        return self.next_step >= len(self.steps)
 
     @property
     def watched(self) -> bool:
@@ -669,33 +567,22 @@ class BovadaSim:
     ) -> None:
         self.options = options
         if scenarios is None:
-            day = options.slate_day or slate_day()
-            scenarios = {
-                league: generate_scenario(
-                    league, seed=options.seed, slate_day=day, n_events=options.events_per_league
-                )
-                for league in LEAGUES
-            }
+            scenarios = default_scenarios(options, LEAGUES, generate_scenario)
         self.leagues: dict[str, LeagueRuntime] = {
             league: LeagueRuntime(
-                LeagueWorld(sc), sorted(sc.steps, key=lambda s: s.at), ScenarioClock(options.speed)
+                world=LeagueWorld(sc),
+                steps=sorted(sc.steps, key=lambda s: s.at),
+                clock=ScenarioClock(options.speed),
             )
             for league, sc in scenarios.items()
         }
         self.heartbeat_s = HEARTBEAT_S
         self.coupon_requests = 0  # every coupon request, answered or refused
-        self.connections = 0  # websocket connections accepted
-        self.frames_sent = 0  # update frames (not heartbeats), over all connections
         self.subscribes: list[str] = []  # event ids, in the order SUBSCRIBE frames arrived
         f = options.faults
         self._fail_status = f.http_status
         self._fail_left = f.http_failures if f.http_status else 0
-        self._malformed_at = f.malformed_at  # the Nth update frame over the whole sim
-        self._malformed_sent = False
-        self._drop_after = f.drop_after  # per connection, once
-        self._dropped = False
-        self._drop_at: int | None = None  # drop_next: a whole-sim update frame number
-        self._open: set[Connection] = set()
+        self.sockets: SocketHub[str] = SocketHub(f, _garble)
 
     # -- test hooks: faults at a chosen moment (after a scrape, during a monitor) --
 
@@ -705,12 +592,20 @@ class BovadaSim:
 
     def malformed_next(self) -> None:
         """The next update frame is preceded, once, by a frame cut off mid-JSON."""
-        self._malformed_at = self.frames_sent + 1
-        self._malformed_sent = False
+        self.sockets.malformed_next()
 
     def drop_next(self, after_frames: int = 1) -> None:
         """The connection that sends the `after_frames`-th update frame from now is closed."""
-        self._drop_at = self.frames_sent + after_frames
+        self.sockets.drop_next(after_frames)
+
+    @property
+    def frames_sent(self) -> int:
+        """Update frames (not heartbeats), over all connections."""
+        return self.sockets.frames_sent
+
+    @property
+    def connections(self) -> int:
+        return self.sockets.connections
 
     # -- wiring --
 
@@ -718,34 +613,19 @@ class BovadaSim:
         app[SIM_KEY] = self
         app.router.add_get(COUPON_PATH, self._coupon)
         app.router.add_get(WS_PATH + "/{uuid}", self._websocket)
-        app.cleanup_ctx.append(self._ticker)
-        app.on_shutdown.append(self._close_sockets)
+        app.cleanup_ctx.append(ticker(self.tick))
+        app.on_shutdown.append(self.sockets.close_all)
 
     def slate(self, league: str) -> list[dict[str, Any]]:
         """The league's coupon array as served now (tests compare scrapes to it)."""
         return self.leagues[league].world.coupon()
 
-    async def _ticker(self, _app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._tick_forever())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            self.tick()
-
     def tick(self) -> None:
         """Fire every step whose time has come on the running league clocks."""
         for runtime in self.leagues.values():
-            if not runtime.clock.running or runtime.done:
+            if not runtime.clock.running:
                 continue
-            now = runtime.clock.now()
-            while not runtime.done and runtime.steps[runtime.next_step].at <= now:
-                step = runtime.steps[runtime.next_step]
-                runtime.next_step += 1
+            for step in runtime.due():
                 try:
                     delta = runtime.world.apply(step)
                 except (KeyError, ValueError):
@@ -790,21 +670,18 @@ class BovadaSim:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        self.connections += 1
         conn = Connection(ws)
-        self._open.add(conn)
-        writer = asyncio.create_task(self._writer(conn))
+        writer = self.sockets.opened(conn)
         beat = asyncio.create_task(self._heartbeat(conn))
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     self._handle_text(conn, msg.data.strip())
         finally:
-            self._open.discard(conn)
             beat.cancel()
             for event_id in list(conn.subs):
                 self._detach(conn, event_id)
-            conn.queue.put_nowait(None)
+            self.sockets.closed(conn)
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
             with contextlib.suppress(asyncio.CancelledError):
@@ -815,44 +692,6 @@ class BovadaSim:
         while True:
             await asyncio.sleep(self.heartbeat_s)
             conn.queue.put_nowait((HEARTBEAT, False))
-
-    async def _writer(self, conn: Connection) -> None:
-        """Sends queued frames in order and injects the websocket faults (each once)."""
-        while (item := await conn.queue.get()) is not None:
-            text, is_update = item
-            if conn.ws.closed:
-                return
-            try:
-                if is_update:
-                    number = self.frames_sent + 1
-                    if self._malformed_at == number and not self._malformed_sent:
-                        self._malformed_sent = True
-                        # The first descriptor cut off halfway: JSON that never closes.
-                        head = text.split("|", 1)[0]
-                        await conn.ws.send_str(head[: len(head) // 2])
-                    self.frames_sent = number
-                    conn.updates_sent += 1
-                await conn.ws.send_str(text)
-                if is_update and self._should_drop(conn):
-                    log.info("fault: dropping a connection after %d update frames",
-                             conn.updates_sent)  # fmt: skip
-                    await conn.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"simulated drop")
-                    return
-            except (ConnectionError, RuntimeError):
-                return  # the peer went away; the handler cleans up
-
-    def _should_drop(self, conn: Connection) -> bool:
-        if self._drop_at is not None and self.frames_sent >= self._drop_at:
-            self._drop_at = None
-            return True
-        if (
-            self._drop_after is not None
-            and not self._dropped
-            and conn.updates_sent >= self._drop_after
-        ):
-            self._dropped = True
-            return True
-        return False
 
     def _handle_text(self, conn: Connection, text: str) -> None:
         if match := _SUBSCRIBE_RE.match(text):
@@ -887,10 +726,11 @@ class BovadaSim:
         if not runtime.watched:
             runtime.clock.pause()  # nobody watching: scenario time stands still
 
-    async def _close_sockets(self, _app: web.Application) -> None:
-        for conn in list(self._open):
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulator stopping")
+
+def _garble(frame: str) -> str:
+    """The frame's first descriptor cut off halfway: JSON that never closes."""
+    head = frame.split("|", 1)[0]
+    return head[: len(head) // 2]
 
 
 SIM_KEY = web.AppKey("bovada_sim", BovadaSim)

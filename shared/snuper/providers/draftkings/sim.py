@@ -16,18 +16,20 @@ import math
 import random
 import re
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any, Literal
 
 import msgpack
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
 from snuper.sim.clock import ScenarioClock
 from snuper.sim.options import SimOptions
-from snuper.slate import SLATE_ZONE, slate_day
+from snuper.sim.script import Script, default_scenarios, ticker
+from snuper.sim.sockets import SimSocket, SocketHub
+from snuper.slate import SLATE_ZONE
 
 log = logging.getLogger("snuper.sim.draftkings")
 
@@ -35,7 +37,6 @@ Outcome = Literal["Home", "Away", "Over", "Under"]
 MarketKind = Literal["moneyline", "spread", "total"]
 StepKind = Literal["price", "line", "suspend", "resume", "end"]
 
-TICK_S = 0.02  # real seconds between two looks at the league clocks
 MALFORMED_FRAME = b"\xc1garbage"  # 0xc1 is the one byte msgpack never uses
 EVENT_TAGS = (
     "FeaturedSubcategory",
@@ -925,24 +926,14 @@ class Subscription:
 
 
 @dataclass(slots=True, eq=False)
-class Connection:
-    ws: web.WebSocketResponse
-    queue: asyncio.Queue[tuple[bytes, bool] | None] = field(default_factory=asyncio.Queue)
+class Connection(SimSocket[bytes]):
     subs: dict[str, Subscription] = field(default_factory=dict)
-    updates_sent: int = 0
 
 
-@dataclass(slots=True, eq=False)
-class LeagueRuntime:
+@dataclass(slots=True, eq=False, kw_only=True)
+class LeagueRuntime(Script[Step]):
     world: LeagueWorld
-    steps: list[Step]
-    clock: ScenarioClock
-    next_step: int = 0
     subscribers: set[Subscription] = field(default_factory=set)
-
-    @property
-    def done(self) -> bool:
-        return self.next_step >= len(self.steps)
 
 
 def _page(info: LeagueInfo) -> str:
@@ -991,27 +982,27 @@ class DraftKingsSim:
     ) -> None:
         self.options = options
         if scenarios is None:
-            day = options.slate_day or slate_day()
-            scenarios = {
-                league: generate_scenario(
-                    league, seed=options.seed, slate_day=day, n_events=options.events_per_league
-                )
-                for league in LEAGUES
-            }
+            scenarios = default_scenarios(options, LEAGUES, generate_scenario)
         self.leagues: dict[str, LeagueRuntime] = {
             league: LeagueRuntime(
-                LeagueWorld(sc), sorted(sc.steps, key=lambda s: s.at), ScenarioClock(options.speed)
+                world=LeagueWorld(sc),
+                steps=sorted(sc.steps, key=lambda s: s.at),
+                clock=ScenarioClock(options.speed),
             )
             for league, sc in scenarios.items()
         }
-        self.frames_sent = 0  # update frames, over all connections
-        self.connections = 0  # websocket connections accepted
+        self.sockets: SocketHub[bytes] = SocketHub(options.faults, lambda _frame: MALFORMED_FRAME)
         self.http_requests = 0
         self.api_requests = 0
         self._http_failures_left = options.faults.http_failures if options.faults.http_status else 0
-        self._malformed_sent = False
-        self._dropped = False
-        self._open: set[Connection] = set()
+
+    @property
+    def frames_sent(self) -> int:
+        return self.sockets.frames_sent
+
+    @property
+    def connections(self) -> int:
+        return self.sockets.connections
 
     # -- wiring --
 
@@ -1025,34 +1016,19 @@ class DraftKingsSim:
             self._api,
         )
         app.router.add_get("/websocket", self._websocket)
-        app.cleanup_ctx.append(self._ticker)
-        app.on_shutdown.append(self._close_sockets)
+        app.cleanup_ctx.append(ticker(self.tick))
+        app.on_shutdown.append(self.sockets.close_all)
 
     def state(self, league: str) -> dict[str, Any]:
         """The current world of a league, as the sportscontent JSON shows it."""
         return self.leagues[league].world.sportscontent()
 
-    async def _ticker(self, _app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._tick_forever())
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    async def _tick_forever(self) -> None:
-        while True:
-            await asyncio.sleep(TICK_S)
-            self.tick()
-
     def tick(self) -> None:
         """Fire every step whose time has come on the running league clocks."""
         for runtime in self.leagues.values():
-            if not runtime.clock.running or runtime.done:
+            if not runtime.clock.running:
                 continue
-            now = runtime.clock.now()
-            while not runtime.done and runtime.steps[runtime.next_step].at <= now:
-                step = runtime.steps[runtime.next_step]
-                runtime.next_step += 1
+            for step in runtime.due():
                 try:
                     deltas = runtime.world.apply(step)
                 except (KeyError, ValueError):
@@ -1149,10 +1125,8 @@ class DraftKingsSim:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        self.connections += 1
         conn = Connection(ws)
-        self._open.add(conn)
-        writer = asyncio.create_task(self._writer(conn))
+        writer = self.sockets.opened(conn)
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.BINARY:
@@ -1170,44 +1144,12 @@ class DraftKingsSim:
                     continue
                 self._handle_rpc(conn, rpc)
         finally:
-            self._open.discard(conn)
             for sub in list(conn.subs.values()):
                 self._detach(sub)
-            conn.queue.put_nowait(None)
+            self.sockets.closed(conn)
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
         return ws
-
-    async def _writer(self, conn: Connection) -> None:
-        """Sends queued frames in order and injects the websocket faults (each once)."""
-        faults = self.options.faults
-        while (item := await conn.queue.get()) is not None:
-            data, is_update = item
-            if conn.ws.closed:
-                return
-            try:
-                if is_update:
-                    number = self.frames_sent + 1
-                    if faults.malformed_at == number and not self._malformed_sent:
-                        self._malformed_sent = True
-                        await conn.ws.send_bytes(MALFORMED_FRAME)
-                    self.frames_sent = number
-                    conn.updates_sent += 1
-                await conn.ws.send_bytes(data)
-                if (
-                    is_update
-                    and faults.drop_after is not None
-                    and not self._dropped
-                    and conn.updates_sent >= faults.drop_after
-                ):
-                    self._dropped = True
-                    log.info(
-                        "fault: dropping a connection after %d update frames", conn.updates_sent
-                    )
-                    await conn.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"simulated drop")
-                    return
-            except (ConnectionError, RuntimeError):
-                return  # the peer went away; the handler cleans up
 
     def _handle_rpc(self, conn: Connection, rpc: Any) -> None:
         if not isinstance(rpc, dict):
@@ -1277,11 +1219,6 @@ class DraftKingsSim:
         runtime.subscribers.discard(sub)
         if not runtime.subscribers:
             runtime.clock.pause()  # nobody watching: scenario time stands still
-
-    async def _close_sockets(self, _app: web.Application) -> None:
-        for conn in list(self._open):
-            with contextlib.suppress(ConnectionError, RuntimeError):
-                await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"simulator stopping")
 
 
 SIM_KEY = web.AppKey("draftkings_sim", DraftKingsSim)
