@@ -53,3 +53,13 @@ def test_a_book_scraped_over_plain_http_never_loads_playwright() -> None:
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_the_registry_names_the_leagues_each_parser_has_ids_for() -> None:
+    from snuper.providers import PROVIDERS
+    from snuper.providers.betmgm.parse import LEAGUES as BETMGM
+    from snuper.providers.bovada.parse import LEAGUES as BOVADA
+    from snuper.providers.draftkings.parse import LEAGUES as DRAFTKINGS
+
+    names = {"draftkings": tuple(DRAFTKINGS), "betmgm": tuple(BETMGM), "bovada": tuple(BOVADA)}
+    assert names == {name: p.leagues for name, p in PROVIDERS.items()}

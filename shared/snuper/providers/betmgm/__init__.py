@@ -1,7 +1,6 @@
 """BetMGM: Playwright scrape of the CDS API the league page calls, polled monitor, simulator."""
 
 from snuper.providers.base import FeedFactory, Provider, ScrapeFn, SimHooks
-from snuper.providers.betmgm.parse import LEAGUES
 
 
 def _scrape() -> ScrapeFn:
@@ -24,7 +23,9 @@ def _sim() -> SimHooks:
 
 PROVIDER = Provider(
     name="betmgm",
-    leagues=tuple(LEAGUES),
+    # The leagues by name only: their ids live in parse.py, which the registry does not import
+    # (every monitor and handler loads the registry; each book's parser only when it is used).
+    leagues=("nba", "nfl", "mlb"),
     endpoint_defaults={
         "SITE": "https://sports.{state}.betmgm.com",
         "API": "https://sports.{state}.betmgm.com",

@@ -1,7 +1,6 @@
 """Bovada: the coupon API over plain HTTP (no browser), Atmosphere websocket monitor, simulator."""
 
 from snuper.providers.base import FeedFactory, Provider, ScrapeFn, SimHooks
-from snuper.providers.bovada.parse import LEAGUES
 
 
 def _scrape() -> ScrapeFn:
@@ -24,7 +23,9 @@ def _sim() -> SimHooks:
 
 PROVIDER = Provider(
     name="bovada",
-    leagues=tuple(LEAGUES),
+    # The leagues by name only: their ids live in parse.py, which the registry does not import
+    # (every monitor and handler loads the registry; each book's parser only when it is used).
+    leagues=("nba", "nfl", "mlb"),
     endpoint_defaults={
         "SITE": "https://www.bovada.lv",
         "API": "https://www.bovada.lv",
