@@ -68,11 +68,18 @@ def resolve_endpoints(
     return resolved
 
 
+DEFAULT_INTERVAL_S = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class MonitorSettings:
     """How the monitor engine behaves; every field has a flag or a sensible default."""
 
-    interval: float = 1.0  # how often the engine checks idle events, runtime and flushes
+    interval: float = (
+        DEFAULT_INTERVAL_S  # how often the engine checks idle events, runtime, flushes
+    )
+    # How often polled books are asked; None: each book's own cadence (poll.poll_interval).
+    poll_interval: float | None = None
     heartbeat_s: float = 60.0  # silence per event before a heartbeat record
     max_runtime: float | None = None  # stop after this many seconds
     receive_timeout: float = 10.0  # wake the receive loop at least this often

@@ -307,6 +307,28 @@ class PollTransport:
                 yield None
 
 
+# A poll round of several requests travels as one message: each answer exactly as the book sent
+# it, after a short label naming its request (so a warning can name the bad answer). The
+# separators are control characters, which never occur raw inside JSON text.
+ROUND_SEPARATOR = b"\x1e"
+LABEL_SEPARATOR = b"\x1f"
+
+
+def frame_round(answers: Sequence[tuple[str, bytes]]) -> bytes:
+    """(label, body) per request -> one message."""
+    return ROUND_SEPARATOR.join(label.encode() + LABEL_SEPARATOR + body for label, body in answers)
+
+
+def round_parts(message: Message) -> list[tuple[str, bytes]]:
+    """One message of frame_round -> (label, body) per request, in order."""
+    data = message.encode() if isinstance(message, str) else message
+    parts: list[tuple[str, bytes]] = []
+    for chunk in data.split(ROUND_SEPARATOR):
+        label, _, body = chunk.rpartition(LABEL_SEPARATOR)
+        parts.append((label.decode(errors="replace"), body))
+    return parts
+
+
 async def http_get_all(
     client: httpx.AsyncClient, urls: Sequence[str], headers: Mapping[str, str] | None = None
 ) -> list[Message]:
@@ -320,6 +342,19 @@ async def http_get_all(
             raise FeedUnavailable(f"{url} answered HTTP {response.status_code}", retry)
         bodies.append(response.content)
     return bodies
+
+
+async def http_post_json(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: Mapping[str, str] | None = None
+) -> bytes:
+    """POST a JSON body (one poll request of a book that reads with POST); an answer other than
+    2xx is FeedUnavailable with the server's Retry-After, as for http_get_all."""
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    response = await client.post(url, content=body, headers=sent)
+    if not 200 <= response.status_code < 300:
+        retry = retry_after_s(response.headers.get("retry-after"))
+        raise FeedUnavailable(f"{url} answered HTTP {response.status_code}", retry)
+    return response.content
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,9 +26,10 @@ CONCURRENCY_VAR = POLL_CONCURRENCY_VAR
 DEFAULT_CONCURRENCY = 4
 
 
-def poll_interval(engine_interval: float) -> float:
-    """The engine's -i (default 1 s) as a poll cadence, never below MIN_POLL_INTERVAL_S."""
-    return max(MIN_POLL_INTERVAL_S, engine_interval)
+def poll_interval(asked: float | None, book_default: float) -> float:
+    """The cadence -i asked for (or the book's own when it was not given), never below
+    MIN_POLL_INTERVAL_S."""
+    return max(MIN_POLL_INTERVAL_S, book_default if asked is None else asked)
 
 
 @dataclass(frozen=True, slots=True)

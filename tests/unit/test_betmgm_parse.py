@@ -8,9 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from snuper.feed import MarketStatus, ParseError, Quote
+from snuper.feed import MarketStatus, ParseError, Quote, frame_round
 from snuper.providers.betmgm.parse import (
-    frame_round,
     parse_fixture_view,
     parse_fixtures_page,
     parse_round,

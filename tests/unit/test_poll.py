@@ -11,7 +11,12 @@ from snuper.poll import PacedTransport, Politeness, poll_interval
 
 
 def test_poll_interval_is_never_below_half_a_second() -> None:
-    assert poll_interval(0.05) == 0.5 and poll_interval(1.0) == 1.0 and poll_interval(3) == 3
+    assert poll_interval(0.05, 1.0) == 0.5 and poll_interval(1.0, 5.0) == 1.0
+    assert poll_interval(3, 1.0) == 3
+
+
+def test_without_i_each_book_polls_at_its_own_cadence() -> None:
+    assert poll_interval(None, 5.0) == 5.0 and poll_interval(None, 1.0) == 1.0
 
 
 def test_politeness_from_the_environment() -> None:

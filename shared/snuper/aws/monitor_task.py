@@ -50,6 +50,7 @@ def job_from_env(env: Mapping[str, str]) -> Job:
         max_runtime=_seconds(env, "STOP_AFTER"),
         # Not set by the state machine; tests and local runs tune the cadence with them.
         interval=_seconds(env, "INTERVAL") or default.interval,
+        poll_interval=_seconds(env, "INTERVAL"),
         heartbeat_s=_seconds(env, "HEARTBEAT") or default.heartbeat_s,
         shutdown_deadline=_seconds(env, "SHUTDOWN_DEADLINE") or default.shutdown_deadline,
     )

@@ -15,15 +15,24 @@ import httpx
 import orjson
 
 from snuper.config import Settings
-from snuper.feed import Feed, FeedBatch, FeedUnavailable, Message, PollTransport, http_get_all
+from snuper.feed import (
+    Feed,
+    FeedBatch,
+    FeedUnavailable,
+    Message,
+    PollTransport,
+    frame_round,
+    http_get_all,
+)
 from snuper.model import Snapshot
 from snuper.poll import Politeness, poll_interval, shared_client
-from snuper.providers.betmgm.parse import LEAGUES, LeagueIds, frame_round, parse_round
+from snuper.providers.betmgm.parse import LEAGUES, LeagueIds, parse_round
 
 log = logging.getLogger("snuper.betmgm")
 
 TAKE = 50
 PACE_S = 0.75  # wire-formats.md: ~0.75 s per host; bursts get 301/403
+POLL_S = 1.0  # a round per second unless -i says otherwise
 
 
 class LeaguePoller:
@@ -97,7 +106,7 @@ def build_feed(endpoints: Mapping[str, str], settings: Settings, snapshot: Snaps
         (str(e.meta["access_id"]) for e in snapshot.events if e.meta.get("access_id")), ""
     )
     poller = LeaguePoller(endpoints, settings, ids, access_id)
-    interval = poll_interval(settings.monitor.interval)
+    interval = poll_interval(settings.monitor.poll_interval, POLL_S)
     transport = PollTransport(
         poller.fetch,
         interval,

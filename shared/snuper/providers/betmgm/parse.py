@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote
+from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote, round_parts
 from snuper.model import Event, Market, Selection, Side
 from snuper.providers.fields import american as _american
 from snuper.providers.fields import at as _at
@@ -185,30 +185,18 @@ def to_event(fx: Fixture, league: str, site_base: str, meta: Mapping[str, Any]) 
     )
 
 
-PAGE_SEPARATOR: Final = b"\x1e"  # never inside JSON text (raw control characters are invalid)
-LABEL_SEPARATOR: Final = b"\x1f"
-
-
-def frame_round(pages: list[tuple[str, bytes]]) -> bytes:
-    """One poll round as one message: each fixtures page exactly as the book sent it, after a
-    short label naming the request (so a warning can name the bad answer)."""
-    return PAGE_SEPARATOR.join(label.encode() + LABEL_SEPARATOR + body for label, body in pages)
-
-
 def parse_round(message: bytes | str) -> tuple[FeedBatch, int]:
-    """A poll round (see frame_round) -> its FeedBatch and the league's totalCount.
+    """A poll round (feed.frame_round) -> its FeedBatch and the league's totalCount.
 
     Every main-line selection becomes a Quote (the Watchlist drops unchanged ones), every main
     market a MarketStatus; when the round covered every fixture the book counts, the ids listed
     say which fixtures are still offered (an absent one is over)."""
-    data = message.encode() if isinstance(message, str) else message
     items: list[FeedItem] = []
     listed: set[str] = set()
     raw: list[Any] = []
     total = 0
-    for p, chunk in enumerate(data.split(PAGE_SEPARATOR)):
-        label, _, body = chunk.rpartition(LABEL_SEPARATOR)
-        where = f"pages[{p}]" + (f" ({label.decode(errors='replace')})" if label else "")
+    for p, (label, body) in enumerate(round_parts(message)):
+        where = f"pages[{p}]" + (f" ({label})" if label else "")
         try:
             page = orjson.loads(body)
         except orjson.JSONDecodeError as exc:

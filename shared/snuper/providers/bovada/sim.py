@@ -1,6 +1,6 @@
 """The simulated Bovada site: the coupon API (plain HTTP) and the Atmosphere websocket.
 
-It speaks the wire contract of bovada-wire.md / wire-formats.md (Bovada) and encodes everything
+It speaks the wire format of wire-formats.md (Bovada) and encodes everything
 itself: it never imports the parser, so the parser and the simulator cannot share a mistake.
 The coupon follows the real (soccer) captures: ids are digit strings, prices carry every odds
 format as text ("EVEN" for +100), handicaps have one decimal place, and every event also carries
