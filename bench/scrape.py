@@ -65,3 +65,8 @@ def scrape_s_betmgm(progress: Progress) -> Figure:
 @figure("scrape_s.bovada")
 def scrape_s_bovada(progress: Progress) -> Figure:
     return _scrape_figure("bovada", progress)
+
+
+@figure("scrape_s.fanduel")
+def scrape_s_fanduel(progress: Progress) -> Figure:
+    return _scrape_figure("fanduel", progress)

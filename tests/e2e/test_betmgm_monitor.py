@@ -7,8 +7,6 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from snuper.providers.betmgm.sim import (
     LeagueWorld,
     Scenario,
@@ -20,7 +18,8 @@ from snuper.providers.betmgm.sim import (
 from snuper.sim.options import SimOptions
 from snuper.slate import SLATE_ZONE
 from tests.e2e.betmgm_fixtures import betmgm_sim
-from tests.e2e.cli import FROZEN_DAY, FROZEN_SLATE, snuper
+from tests.e2e.cli import FROZEN_DAY, snuper
+from tests.e2e.records import moves, read_odds
 
 BUSY, QUIET = 18_000_001, 18_000_002
 ML, HC, OU = 510_001, 510_002, 510_003
@@ -87,11 +86,6 @@ def expected() -> list[tuple[Any, ...]]:
     ]
 
 
-def read(root: Path, fixture_id: int) -> list[dict[str, Any]]:
-    path = root / "betmgm" / "odds" / f"{FROZEN_SLATE}-nba-{fixture_id}.json"
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
-
-
 async def test_monitor_polls_every_move_once_through_a_503_burst_and_a_bad_answer(
     tmp_path: Path,
 ) -> None:
@@ -109,16 +103,11 @@ async def test_monitor_polls_every_move_once_through_a_503_burst_and_a_bad_answe
     assert monitor.code == 0, monitor.stderr
     assert "stopped (events over)" in monitor.stderr
 
-    busy = read(tmp_path, BUSY)
-    odds = [
-        (r["selection_id"], r["line"], r["odds_american"], prev["line"], prev["odds_american"])
-        for r in busy
-        if r["type"] == "odds" and isinstance(prev := r["previous"], dict)
-    ]
-    assert odds == expected()
+    busy = read_odds(tmp_path, "betmgm", "nba", BUSY)
+    assert moves(busy) == expected()
     assert len([r for r in busy if r["type"] == "odds"]) == len(expected())  # none doubled
 
-    quiet = read(tmp_path, QUIET)
+    quiet = read_odds(tmp_path, "betmgm", "nba", QUIET)
     assert quiet and {r["type"] for r in quiet} == {"heartbeat"}
 
     log = monitor.stderr.splitlines()

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any
-
-import orjson
 
 from snuper.providers.bovada.sim import Scenario, SimEvent, SimMarket, SimOutcome, Step
 from snuper.sim.options import Faults, SimOptions
 from snuper.slate import SLATE_ZONE
 from tests.e2e.bovada_fixtures import bovada_sim
-from tests.e2e.cli import FROZEN_DAY, FROZEN_SLATE, snuper
+from tests.e2e.cli import FROZEN_DAY, snuper
+from tests.e2e.records import moves, read_odds
 
 BUSY, QUIET = 13_000_001, 13_000_002
 ML, HC, OU = 300_000_001, 300_000_002, 300_000_003
@@ -72,11 +70,6 @@ EXPECTED = [
 ]
 
 
-def read(root: Path, event_id: int) -> list[dict[str, Any]]:
-    path = root / "bovada" / "odds" / f"{FROZEN_SLATE}-nba-{event_id}.json"
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
-
-
 async def test_monitor_captures_every_move_once_through_a_drop_and_a_bad_frame(
     tmp_path: Path,
 ) -> None:
@@ -99,16 +92,11 @@ async def test_monitor_captures_every_move_once_through_a_drop_and_a_bad_frame(
     assert connections == 2
     assert subscribes == [str(BUSY), str(QUIET)] * 2
 
-    busy = read(tmp_path, BUSY)
-    odds = [
-        (r["selection_id"], r["line"], r["odds_american"], prev["line"], prev["odds_american"])
-        for r in busy
-        if r["type"] == "odds" and isinstance(prev := r["previous"], dict)
-    ]
-    assert odds == EXPECTED
+    busy = read_odds(tmp_path, "bovada", "nba", BUSY)
+    assert moves(busy) == EXPECTED
     assert len([r for r in busy if r["type"] == "odds"]) == len(EXPECTED)  # none doubled
 
-    quiet = read(tmp_path, QUIET)
+    quiet = read_odds(tmp_path, "bovada", "nba", QUIET)
     assert quiet and {r["type"] for r in quiet} == {"heartbeat"}
 
     log = monitor.stderr.splitlines()

@@ -28,5 +28,5 @@ async def test_scrape_and_monitor_run_every_book_together(tmp_path: Path) -> Non
             assert (tmp_path / name / "events" / f"{FROZEN_SLATE}-{league}.json").is_file()
             odds = list((tmp_path / name / "odds").glob(f"{FROZEN_SLATE}-{league}-*.json"))
             assert odds, f"{name} {league}: nothing monitored"
-    assert set(PROVIDERS) >= {"draftkings", "betmgm", "bovada"}
+    assert set(PROVIDERS) == {"draftkings", "betmgm", "bovada", "fanduel"}
     assert "Traceback" not in scrape.stderr + monitor.stderr

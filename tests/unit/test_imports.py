@@ -60,6 +60,8 @@ def test_the_registry_names_the_leagues_each_parser_has_ids_for() -> None:
     from snuper.providers.betmgm.parse import LEAGUES as BETMGM
     from snuper.providers.bovada.parse import LEAGUES as BOVADA
     from snuper.providers.draftkings.parse import LEAGUES as DRAFTKINGS
+    from snuper.providers.fanduel.parse import LEAGUES as FANDUEL
 
-    names = {"draftkings": tuple(DRAFTKINGS), "betmgm": tuple(BETMGM), "bovada": tuple(BOVADA)}
+    names = {"draftkings": tuple(DRAFTKINGS), "betmgm": tuple(BETMGM), "bovada": tuple(BOVADA),
+             "fanduel": tuple(FANDUEL)}  # fmt: skip
     assert names == {name: p.leagues for name, p in PROVIDERS.items()}

@@ -6,8 +6,9 @@ from snuper.providers.base import Provider
 from snuper.providers.betmgm import PROVIDER as BETMGM
 from snuper.providers.bovada import PROVIDER as BOVADA
 from snuper.providers.draftkings import PROVIDER as DRAFTKINGS
+from snuper.providers.fanduel import PROVIDER as FANDUEL
 
-PROVIDERS: dict[str, Provider] = {p.name: p for p in (DRAFTKINGS, BETMGM, BOVADA)}
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (DRAFTKINGS, BETMGM, BOVADA, FANDUEL)}
 
 
 def get(name: str) -> Provider:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from importlib import import_module
+from typing import TYPE_CHECKING, Literal, cast
 
 from snuper.config import Settings, resolve_endpoints
 from snuper.feed import Feed
@@ -75,6 +76,32 @@ class Provider:
     load_scrape: Callable[[], ScrapeFn]
     load_feed: Callable[[], FeedFactory]
     load_sim: Callable[[], SimHooks]
+
+    @classmethod
+    def in_package(
+        cls,
+        package: str,
+        *,
+        name: str,
+        leagues: tuple[str, ...],
+        endpoint_defaults: Mapping[str, str],
+        endpoint_help: Mapping[str, str],
+    ) -> Provider:
+        """A book laid out as every book is: `<package>.scrape.scrape`, `.monitor.build_feed`,
+        `.sim.mount_sim` and `.sim.sim_exports`, each module imported on first use."""
+
+        def load_scrape() -> ScrapeFn:
+            return cast(ScrapeFn, import_module(f"{package}.scrape").scrape)
+
+        def load_feed() -> FeedFactory:
+            return cast(FeedFactory, import_module(f"{package}.monitor").build_feed)
+
+        def load_sim() -> SimHooks:
+            sim = import_module(f"{package}.sim")
+            return SimHooks(sim.mount_sim, sim.sim_exports)
+
+        return cls(name, leagues, endpoint_defaults, endpoint_help, load_scrape, load_feed,
+                   load_sim)  # fmt: skip
 
     def endpoints(self, env: Mapping[str, str] | None = None) -> dict[str, str]:
         return resolve_endpoints(self.name, self.endpoint_defaults, env)

@@ -16,7 +16,7 @@ from typing import Any, Final
 import orjson
 
 from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote, round_parts
-from snuper.model import Event, Market, Selection, Side
+from snuper.model import Event, Market, Side
 from snuper.providers.fields import american as _american
 from snuper.providers.fields import at as _at
 from snuper.providers.fields import book_id
@@ -26,6 +26,8 @@ from snuper.providers.fields import obj as _obj
 from snuper.providers.fields import opt_list as _opt_list
 from snuper.providers.fields import req as _req
 from snuper.providers.fields import req_list as _list
+from snuper.providers.lines import Line, line_order
+from snuper.providers.lines import selections as to_selections
 from snuper.slate import parse_iso, slate_date
 
 PROVIDER: Final = "betmgm"
@@ -65,22 +67,6 @@ OPTION_KINDS: Final[dict[str, Market]] = {
 # Inferred: a market that is not open says so in `status` (optionMarkets) or `visibility`
 # (games); any value other than these counts as suspended.
 OPEN_STATUSES: Final = frozenset({"visible", "open", "active"})
-SIDE_RANK: Final[dict[Side, int]] = {"home": 0, "over": 0, "away": 1, "under": 1}
-KIND_ORDER: Final[dict[Market, int]] = {"moneyline": 0, "spread": 1, "total": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One main-line selection as read from either market model."""
-
-    market_id: str
-    kind: Market
-    side: Side
-    selection_id: str
-    label: str
-    line: float | None
-    american: int
-    decimal: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +124,7 @@ def parse_fixture(value: object, path: str) -> Fixture:
         for i, market in enumerate(_opt_list(fx, "optionMarkets", path)):
             where = f"{_at(path, 'optionMarkets')}[{i}]"
             _option_market(market, where, home, away, home_pid, away_pid, lines, suspended)
-    lines.sort(key=lambda s: (KIND_ORDER[s.kind], SIDE_RANK[s.side]))
+    lines.sort(key=line_order)
     context = fx.get("context")
     return Fixture(
         fixture_id,
@@ -155,12 +141,7 @@ def parse_fixture(value: object, path: str) -> Fixture:
 
 def to_event(fx: Fixture, league: str, site_base: str, meta: Mapping[str, Any]) -> Event:
     """The snapshot's Event for a fixture (selections in market, then side order)."""
-    selections = tuple(
-        Selection(
-            s.selection_id, s.market_id, s.kind, s.side, s.label, s.line, s.american, s.decimal
-        )
-        for s in fx.lines
-    )
+    selections = to_selections(fx.lines)
     market_ids = {s.kind: s.market_id for s in fx.lines}
     slug = fx.name.lower().replace(" ", "-")
     return Event(

@@ -1,27 +1,9 @@
 """Bovada: the coupon API over plain HTTP (no browser), Atmosphere websocket monitor, simulator."""
 
-from snuper.providers.base import FeedFactory, Provider, ScrapeFn, SimHooks
+from snuper.providers.base import Provider
 
-
-def _scrape() -> ScrapeFn:
-    from snuper.providers.bovada.scrape import scrape
-
-    return scrape
-
-
-def _feed() -> FeedFactory:
-    from snuper.providers.bovada.monitor import build_feed
-
-    return build_feed
-
-
-def _sim() -> SimHooks:
-    from snuper.providers.bovada.sim import mount_sim, sim_exports
-
-    return SimHooks(mount_sim, sim_exports)
-
-
-PROVIDER = Provider(
+PROVIDER = Provider.in_package(
+    __name__,
     name="bovada",
     # The leagues by name only: their ids live in parse.py, which the registry does not import
     # (every monitor and handler loads the registry; each book's parser only when it is used).
@@ -36,7 +18,4 @@ PROVIDER = Provider(
         "API": "host of the coupon API (/services/sports/event/coupon/events/A/description/...)",
         "WS": "Atmosphere websocket of live odds (/<connection id>?X-Atmosphere-... is appended)",
     },
-    load_scrape=_scrape,
-    load_feed=_feed,
-    load_sim=_sim,
 )

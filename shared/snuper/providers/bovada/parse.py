@@ -19,7 +19,7 @@ import orjson
 
 from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote, Removed
 from snuper.ids import IdField
-from snuper.model import Event, Market, Selection, Side
+from snuper.model import Event, Market, Side
 from snuper.providers.fields import (
     american,
     at,
@@ -32,6 +32,8 @@ from snuper.providers.fields import (
     req_list,
     req_str,
 )
+from snuper.providers.lines import Line, line_order
+from snuper.providers.lines import selections as to_selections
 from snuper.slate import slate_date
 
 PROVIDER: Final = "bovada"
@@ -56,8 +58,6 @@ SIDES: Final[dict[str, Side]] = {"H": "home", "A": "away", "O": "over", "U": "un
 # A period that says `main` is believed first; the abbreviation decides when `main` is absent.
 MAIN_PERIODS: Final = frozenset({"G", "RT"})
 OPEN: Final = "O"  # market status: O open; S suspended, and anything else counts as not open
-KIND_ORDER: Final[dict[Market, int]] = {"moneyline": 0, "spread": 1, "total": 2}
-SIDE_RANK: Final[dict[Side, int]] = {"home": 0, "over": 0, "away": 1, "under": 1}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,20 +144,6 @@ def parse_event(value: object, path: str = "event") -> CouponEvent:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """One main-line selection."""
-
-    market_id: str
-    kind: Market
-    side: Side
-    selection_id: str
-    label: str
-    line: float | None
-    american: int
-    decimal: float
-
-
 def main_lines(event: CouponEvent) -> tuple[list[Line], frozenset[str]]:
     """The event's main lines (game period, main group, not alternate; the first market of each
     kind) in market then side order, and the ids of those markets that are not open."""
@@ -178,7 +164,7 @@ def main_lines(event: CouponEvent) -> tuple[list[Line], frozenset[str]]:
             lines.extend(found)
             if market.status != OPEN:
                 suspended.add(market.market_id)
-    lines.sort(key=lambda s: (KIND_ORDER[s.kind], SIDE_RANK[s.side]))
+    lines.sort(key=line_order)
     return lines, frozenset(suspended)
 
 
@@ -191,12 +177,7 @@ def main_kind(market: BovadaMarket) -> Market | None:
 def to_event(event: CouponEvent, league: str, site_base: str) -> Event:
     """The snapshot's Event; `meta` keeps the ids the monitor subscribes with and reads."""
     lines, _ = main_lines(event)
-    selections = tuple(
-        Selection(
-            s.selection_id, s.market_id, s.kind, s.side, s.label, s.line, s.american, s.decimal
-        )
-        for s in lines
-    )
+    selections = to_selections(lines)
     return Event(
         provider=PROVIDER,
         league=league,

@@ -1,27 +1,9 @@
 """DraftKings: Playwright scrape of the league pages, msgpack websocket monitor, simulator."""
 
-from snuper.providers.base import FeedFactory, Provider, ScrapeFn, SimHooks
+from snuper.providers.base import Provider
 
-
-def _scrape() -> ScrapeFn:
-    from snuper.providers.draftkings.scrape import scrape
-
-    return scrape
-
-
-def _feed() -> FeedFactory:
-    from snuper.providers.draftkings.monitor import build_feed
-
-    return build_feed
-
-
-def _sim() -> SimHooks:
-    from snuper.providers.draftkings.sim import mount_sim, sim_exports
-
-    return SimHooks(mount_sim, sim_exports)
-
-
-PROVIDER = Provider(
+PROVIDER = Provider.in_package(
+    __name__,
     name="draftkings",
     # The leagues by name only: their ids live in parse.py, which the registry does not import
     # (every monitor and handler loads the registry; each book's parser only when it is used).
@@ -36,7 +18,4 @@ PROVIDER = Provider(
         "API": "sportscontent JSON the league page loads (/api/sportscontent/dkus<state>/v1/...)",
         "WS": "msgpack websocket of live odds (?format=msgpack&locale=en is appended)",
     },
-    load_scrape=_scrape,
-    load_feed=_feed,
-    load_sim=_sim,
 )

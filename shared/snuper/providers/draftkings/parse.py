@@ -22,6 +22,7 @@ from snuper.feed import FeedBatch, FeedItem, MarketStatus, ParseError, Quote, Re
 from snuper.ids import FULLMATCH, IdField, check_id, id_problem
 from snuper.model import Event, Market, Selection, Side
 from snuper.odds import OddsError, american_to_decimal, parse_american, parse_line
+from snuper.providers.lines import KIND_ORDER, SIDE_RANK
 from snuper.slate import normalise_ts, parse_iso, slate_date
 
 
@@ -40,7 +41,6 @@ LEAGUES: dict[str, LeagueIds] = {
 
 BET_OFFER_KINDS: Final[dict[int, Market]] = {2: "moneyline", 1: "spread", 6: "total"}
 PREFIX_KINDS: Final[dict[str, Market]] = {"1_": "moneyline", "2_": "spread", "3_": "total"}
-KIND_ORDER: Final[dict[Market, int]] = {"moneyline": 0, "spread": 1, "total": 2}
 MAIN_TAGS: Final = frozenset({"PrimaryMarket", "MainPointLine"})
 OUTCOME_SIDES: Final[dict[str, Side]] = {
     "Home": "home",
@@ -48,7 +48,6 @@ OUTCOME_SIDES: Final[dict[str, Side]] = {
     "Over": "over",
     "Under": "under",
 }
-SIDE_RANK: Final[dict[Side, int]] = {"home": 0, "over": 0, "away": 1, "under": 1}
 
 # Selection-id suffixes: _1 home/over, _3 away/under (wire-formats.md, confirmed by the captures).
 _SUFFIX_SIDES: Final[dict[tuple[bool, str], Side]] = {
