@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from snuper.model import Snapshot
 from snuper.providers.betmgm.sim import decimal_odds, generate_scenario
-from snuper.sim.options import Faults, SimOptions
+from snuper.sim.options import SimOptions
 from snuper.slate import slate_date
 from tests.e2e.betmgm_fixtures import betmgm_sim
 from tests.e2e.cli import FROZEN_DAY, FROZEN_SLATE, snuper
@@ -64,31 +63,3 @@ async def test_scrape_writes_the_simulators_slate_exactly(tmp_path: Path, league
     assert all(e.meta["access_id"] and e.meta["fixture_id"] == int(e.event_id)
                for e in snapshot.events)  # fmt: skip
     assert {e.meta["model"] for e in snapshot.events} == {"games", "optionMarkets"}
-
-
-async def test_blocked_and_no_games_are_told_apart(tmp_path: Path) -> None:
-    blocked_opts = SimOptions(seed=5, faults=Faults(http_status=403, http_failures=100))
-    async with betmgm_sim(blocked_opts) as (running, _):
-        blocked = await snuper("-t", "scrape", "-p", "betmgm", "-l", "nba",
-                               "-o", str(tmp_path / "a"), env=running.exports)  # fmt: skip
-    # The simulator's games are all tomorrow: today's slate is empty.
-    empty_opts = SimOptions(seed=5, slate_day=FROZEN_DAY + timedelta(days=1))
-    async with betmgm_sim(empty_opts) as (running, _):
-        empty = await snuper("-t", "scrape", "-p", "betmgm", "-l", "nba",
-                             "-o", str(tmp_path / "b"), env=running.exports)  # fmt: skip
-    assert blocked.code == 4, blocked.stderr
-    [error] = [line for line in blocked.stderr.splitlines() if " ERROR " in line]
-    assert "betmgm nba: blocked" in error and "403" in error
-    assert empty.code == 3, empty.stderr
-    assert "no games on slate" in empty.stderr and "blocked" not in empty.stderr
-    assert not list(tmp_path.glob("*/betmgm/events/*.json"))
-
-
-async def test_an_answer_the_parser_cannot_read_is_unparseable(tmp_path: Path) -> None:
-    async with betmgm_sim(SimOptions(seed=5, faults=Faults(unreadable_api=True))) as (running, _):
-        run = await snuper("-t", "scrape", "-p", "betmgm", "-l", "nba", "-o", str(tmp_path),
-                           env=running.exports)  # fmt: skip
-    assert run.code == 5, run.stderr
-    [error] = [line for line in run.stderr.splitlines() if " ERROR " in line]
-    assert "betmgm nba: unparseable: " in error and "fixtures" in error
-    assert "Traceback" not in run.stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,31 +63,6 @@ async def test_scrape_writes_the_simulators_slate_exactly(tmp_path: Path, league
         assert SITE_PATHS[league] in e.event_url
         assert set(e.meta["market_ids"]) == {"moneyline", "spread", "total"}
         assert e.meta["outcome_ids"] == [s.selection_id for s in e.selections]
-
-
-async def test_blocked_empty_and_broken_are_told_apart(tmp_path: Path) -> None:
-    blocked_opts = SimOptions(seed=5, faults=Faults(http_status=403, http_failures=100))
-    async with bovada_sim(blocked_opts) as (running, _):
-        blocked = await snuper("-t", "scrape", "-p", "bovada", "-l", "nba",
-                               "-o", str(tmp_path / "a"), env=running.exports)  # fmt: skip
-    # The simulator's games are all tomorrow: today's slate is empty.
-    empty_opts = SimOptions(seed=5, slate_day=FROZEN_DAY + timedelta(days=1))
-    async with bovada_sim(empty_opts) as (running, _):
-        empty = await snuper("-t", "scrape", "-p", "bovada", "-l", "nba",
-                             "-o", str(tmp_path / "b"), env=running.exports)  # fmt: skip
-    async with bovada_sim(SimOptions(seed=5, faults=Faults(unreadable_api=True))) as (running, _):
-        broken = await snuper("-t", "scrape", "-p", "bovada", "-l", "nba",
-                              "-o", str(tmp_path / "c"), env=running.exports)  # fmt: skip
-    assert blocked.code == 4, blocked.stderr
-    [error] = [line for line in blocked.stderr.splitlines() if " ERROR " in line]
-    assert "bovada nba: blocked" in error and "403" in error
-    assert empty.code == 3, empty.stderr
-    assert "no games on slate" in empty.stderr and "blocked" not in empty.stderr
-    assert broken.code == 5, broken.stderr
-    [error] = [line for line in broken.stderr.splitlines() if " ERROR " in line]
-    assert "bovada nba: unparseable: " in error and "coupon" in error
-    assert not list(tmp_path.glob("*/bovada/events/*.json"))
-    assert all("Traceback" not in r.stderr for r in (blocked, empty, broken))
 
 
 async def test_a_503_burst_is_waited_out(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,7 @@ import pytest
 
 from snuper.model import Snapshot
 from snuper.providers.fanduel.sim import american_decimal, generate_scenario
-from snuper.sim.options import Faults, SimOptions
+from snuper.sim.options import SimOptions
 from snuper.slate import slate_date
 from tests.e2e.cli import FROZEN_DAY, FROZEN_SLATE, snuper
 from tests.e2e.fanduel_fixtures import fanduel_sim
@@ -62,28 +61,3 @@ async def test_scrape_writes_the_simulators_slate_exactly(tmp_path: Path, league
     for e in snapshot.events:
         assert set(e.meta["market_ids"]) == {"moneyline", "spread", "total"}
         assert ("(" in e.meta["listed_as"]) == (league == "mlb")
-
-
-async def test_blocked_empty_and_broken_are_told_apart(tmp_path: Path) -> None:
-    blocked_opts = SimOptions(seed=5, faults=Faults(http_status=403, http_failures=100))
-    async with fanduel_sim(blocked_opts) as (running, _):
-        blocked = await snuper("-t", "scrape", "-p", "fanduel", "-l", "nba",
-                               "-o", str(tmp_path / "a"), env=running.exports)  # fmt: skip
-    # The simulator's games are all tomorrow: today's slate is empty.
-    empty_opts = SimOptions(seed=5, slate_day=FROZEN_DAY + timedelta(days=1))
-    async with fanduel_sim(empty_opts) as (running, _):
-        empty = await snuper("-t", "scrape", "-p", "fanduel", "-l", "nba",
-                             "-o", str(tmp_path / "b"), env=running.exports)  # fmt: skip
-    async with fanduel_sim(SimOptions(seed=5, faults=Faults(unreadable_api=True))) as (running, _):
-        broken = await snuper("-t", "scrape", "-p", "fanduel", "-l", "nba",
-                              "-o", str(tmp_path / "c"), env=running.exports)  # fmt: skip
-    assert blocked.code == 4, blocked.stderr
-    [error] = [line for line in blocked.stderr.splitlines() if " ERROR " in line]
-    assert "fanduel nba: blocked" in error and "403" in error
-    assert empty.code == 3, empty.stderr
-    assert "no games on slate" in empty.stderr and "blocked" not in empty.stderr
-    assert broken.code == 5, broken.stderr
-    [error] = [line for line in broken.stderr.splitlines() if " ERROR " in line]
-    assert "fanduel nba: unparseable: " in error and "attachments.events" in error
-    assert not list(tmp_path.glob("*/fanduel/events/*.json"))
-    assert all("Traceback" not in r.stderr for r in (blocked, empty, broken))
