@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 from snuper.sim.clock import ScenarioClock
 from snuper.sim.options import SimOptions
@@ -33,6 +33,12 @@ class Script(Generic[S]):
     steps: list[S]
     clock: ScenarioClock
     next_step: int = field(default=0)
+
+    @classmethod
+    def playing(cls, steps: Iterable[S], speed: float, **fields: Any) -> Self:
+        """A league at the start of its steps (put in time order), its clock at `speed`;
+        `fields` are the simulator's own (its world, its listeners)."""
+        return cls(steps=sorted(steps, key=lambda s: s.at), clock=ScenarioClock(speed), **fields)
 
     @property
     def done(self) -> bool:

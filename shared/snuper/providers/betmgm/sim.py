@@ -25,7 +25,6 @@ from typing import Any, Literal
 import orjson
 from aiohttp import web
 
-from snuper.sim.clock import ScenarioClock
 from snuper.sim.options import SimOptions
 from snuper.sim.scenario import Kind, SideName, Step, plan_games, plan_steps
 from snuper.sim.script import Script, default_scenarios, ticker
@@ -406,11 +405,7 @@ class BetMGMSim:
         if scenarios is None:
             scenarios = default_scenarios(options, LEAGUES, generate_scenario)
         self.leagues: dict[str, LeagueRuntime] = {
-            league: LeagueRuntime(
-                world=LeagueWorld(sc),
-                steps=sorted(sc.steps, key=lambda s: s.at),
-                clock=ScenarioClock(options.speed),
-            )
+            league: LeagueRuntime.playing(sc.steps, options.speed, world=LeagueWorld(sc))
             for league, sc in scenarios.items()
         }
         f = options.faults

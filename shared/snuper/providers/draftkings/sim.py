@@ -25,7 +25,6 @@ from typing import Any, Literal
 import msgpack
 from aiohttp import WSMsgType, web
 
-from snuper.sim.clock import ScenarioClock
 from snuper.sim.options import SimOptions
 from snuper.sim.script import Script, default_scenarios, ticker
 from snuper.sim.sockets import SimSocket, SocketHub
@@ -984,11 +983,7 @@ class DraftKingsSim:
         if scenarios is None:
             scenarios = default_scenarios(options, LEAGUES, generate_scenario)
         self.leagues: dict[str, LeagueRuntime] = {
-            league: LeagueRuntime(
-                world=LeagueWorld(sc),
-                steps=sorted(sc.steps, key=lambda s: s.at),
-                clock=ScenarioClock(options.speed),
-            )
+            league: LeagueRuntime.playing(sc.steps, options.speed, world=LeagueWorld(sc))
             for league, sc in scenarios.items()
         }
         self.sockets: SocketHub[bytes] = SocketHub(options.faults, lambda _frame: MALFORMED_FRAME)
