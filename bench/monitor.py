@@ -27,6 +27,11 @@ from snuper.watch import Watchlist
 N_FRAMES = 30_000
 TIMEOUT_S = 90.0
 POLL_S = 0.05
+# The last live figure of this bench run: replay_updates_per_s is measured against it.
+LAST_LIVE: list[float] = []
+# With --archive the monitor must keep this share of its rate without (the archive is off the
+# receive loop; what remains is one queue append per frame and its thread's share of the CPU).
+ARCHIVE_SHARE = 0.9
 
 
 def expected_changes(frames: list[bytes], watch: Watchlist) -> int:
@@ -69,11 +74,15 @@ async def _bare_receive(base: str, n_frames: int) -> float:
         return n_frames / (time.perf_counter() - started)
 
 
-async def _monitor(base: str, expected: int, snapshot: Snapshot) -> tuple[int, float, int]:
+async def _monitor(
+    base: str, expected: int, snapshot: Snapshot, archive: bool = False
+) -> tuple[int, float, int]:
     with tempfile.TemporaryDirectory(prefix="snuper-bench-") as out:
         root = Path(out)
         write_snapshot(root, snapshot)
         args = ["-t", "monitor", "-p", "draftkings", "-l", "nba", "-o", out, "-i", "0.2"]
+        if archive:
+            args.append("--archive")
         process = await asyncio.create_subprocess_exec(
             *snuper_command(), *args, env=cli_env(draftkings_env(base)),
             stderr=asyncio.subprocess.PIPE,
@@ -100,7 +109,7 @@ async def _monitor(base: str, expected: int, snapshot: Snapshot) -> tuple[int, f
         return count, took, err.decode().count("behind")
 
 
-async def _run(progress: Progress) -> Figure:
+async def _run(progress: Progress, archive: bool = False) -> Figure:
     frames, snapshot = record_frames(N_FRAMES, seed=3)
     expected = expected_changes(frames, Watchlist.from_snapshot(snapshot))
     progress(f"recorded {len(frames)} frames; {expected} odds changes expected")
@@ -109,7 +118,7 @@ async def _run(progress: Progress) -> Figure:
         bare = await _bare_receive(base, len(bodies))
     progress(f"reference: a bare websockets client receives {bare:,.0f} frames/s")
     async with feed_server(bodies) as base:
-        count, took, behind = await _monitor(base, expected, snapshot)
+        count, took, behind = await _monitor(base, expected, snapshot, archive)
     rate = count / took
     share = rate / bare
     progress(f"{count} records in {took:.2f} s ({rate:,.0f}/s, {share:.2f} of the bare receive);"
@@ -121,9 +130,24 @@ async def _run(progress: Progress) -> Figure:
         "bare_websocket_frames_per_s": round(bare),
         "fraction_of_bare_receive": round(rate / bare, 3),
     }
+    if archive:  # the same run with --archive: what keeping every frame costs the monitor
+        live = LAST_LIVE[0]
+        detail["of_live"] = round(rate / live, 2)
+        key = "monitor_fs_archive_updates_per_s"
+        return Figure(key, rate, round(live * ARCHIVE_SHARE), "higher", "/s", detail)
     return Figure("monitor_fs_updates_per_s", rate, 50_000, "higher", "/s", detail)
 
 
 @figure("monitor_fs_updates_per_s")
 def monitor_fs_updates_per_s(progress: Progress) -> Figure:
-    return asyncio.run(_run(progress))
+    measured = asyncio.run(_run(progress))
+    LAST_LIVE[:] = [measured.value]
+    return measured
+
+
+@figure("monitor_fs_archive_updates_per_s")
+def monitor_fs_archive_updates_per_s(progress: Progress) -> Figure:
+    if not LAST_LIVE:
+        progress("measuring the figure without --archive first (the target)")
+        monitor_fs_updates_per_s(progress)
+    return asyncio.run(_run(progress, archive=True))

@@ -23,6 +23,7 @@ MODULES = (
     "bench.startup",
     "bench.scrape",
     "bench.monitor",
+    "bench.replay",
     "bench.latency",
     "bench.memory",
     "bench.sinks",

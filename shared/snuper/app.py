@@ -29,6 +29,9 @@ from snuper.slate import today_slate, utc_now
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
 
+    from snuper.archive.stores import SegmentStore
+    from snuper.archive.writer import Archive
+
 log = logging.getLogger("snuper")
 
 
@@ -202,21 +205,41 @@ async def monitor(
     *,
     now: Callable[[], datetime] = utc_now,
     slate: str | None = None,
+    archive: SegmentStore | None = None,
 ) -> MonitorRun:
     """Watch the snapshot of `slate` (default: today's; else the newest earlier one) of each
     provider and league until its events are over, the runtime limit, or `stop`. The run owns
-    `sink` and closes it, within the shutdown deadline."""
+    `sink` and closes it, within the shutdown deadline. With `archive`, every message received
+    is kept there too (snuper.archive), and closed within the same deadline."""
     run = MonitorRun()
     worker = SinkWorker(sink)
     engines: list[MonitorEngine] = []
     slate = slate or today_slate(now())
+    keeper = None
+    if archive is not None:
+        from snuper.archive.writer import Archive
+
+        keeper = Archive(archive)
     try:
-        await _watch(providers, leagues, worker, settings, stop, now, slate, run, engines)
+        await _watch(providers, leagues, worker, settings, stop, now, slate, run, engines, keeper)
     finally:
-        await _close(worker, _left_of_deadline(engines, settings.monitor.shutdown_deadline), run)
+        left = _left_of_deadline(engines, settings.monitor.shutdown_deadline)
+        if keeper is not None:
+            await _close_archive(keeper, left, run)
+        await _close(worker, left, run)
         for engine in engines:
             engine.recount_after_close()
     return run
+
+
+async def _close_archive(keeper: Archive, timeout: float, run: MonitorRun) -> None:
+    """Write what the archive holds and close its segments (on its own thread)."""
+    missing = await asyncio.to_thread(keeper.close, timeout)
+    if missing:
+        run.crashed.append(f"archive: {missing} messages or segments not stored in "
+                           f"{timeout:.1f}s")  # fmt: skip
+    else:
+        log.info("archive: %d entries kept (messages, connections, subscriptions)", keeper.archived)
 
 
 async def _watch(
@@ -229,6 +252,7 @@ async def _watch(
     today: str,
     run: MonitorRun,
     engines: list[MonitorEngine],
+    keeper: Archive | None = None,
 ) -> None:
     for provider in providers:
         wanted = [lg for lg in leagues if lg in provider.leagues]
@@ -262,9 +286,13 @@ async def _watch(
                 run.skipped.append(line)
                 continue
             feed = provider.feed(provider.endpoints(), settings, snapshot)
-            engine = MonitorEngine(
-                snapshot, feed, worker, settings.monitor, stop, now=now, resume=recorded
-            )
+            kept = None
+            if keeper is not None:
+                kept = keeper.league(provider.name, snapshot.league, snapshot.slate_date)
+                log.info("%s %s: archiving every message in %s", provider.name,
+                         snapshot.league, kept.where)  # fmt: skip
+            engine = MonitorEngine(snapshot, feed, worker, settings.monitor, stop, now=now,
+                                   resume=recorded, archive=kept)  # fmt: skip
             engines.append(engine)
     if not engines:
         if not run.skipped:  # otherwise each league's line already said why
@@ -287,7 +315,7 @@ def _left_of_deadline(engines: Sequence[MonitorEngine], deadline: float) -> floa
     started = [e.shutdown_started for e in engines if e.shutdown_started is not None]
     if not started:
         return deadline
-    return max(0.25, deadline - (engines[0].clock() - max(started)))
+    return max(0.25, deadline - (engines[0].timer() - max(started)))
 
 
 async def _close(worker: SinkWorker, timeout: float, run: MonitorRun) -> None:

@@ -16,15 +16,17 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from snuper import app
 from snuper.config import (
+    ARCHIVE_VAR,
     DEFAULT_INTERVAL_S,
     ConfigError,
     MonitorSettings,
     Settings,
     SinkSettings,
+    archive_wanted,
 )
 from snuper.providers import PROVIDERS, Provider
 from snuper.sim.options import Faults, SimOptions
@@ -32,6 +34,9 @@ from snuper.sinks import options as sink_options
 from snuper.sinks.base import SINKS, Sink, SinkConfigError, SinkError
 from snuper.sinks.options import SINK_OPTIONS, SINK_VAR
 from snuper.slate import LEAGUES, wall_clock
+
+if TYPE_CHECKING:
+    from snuper.archive.stores import SegmentStore
 
 log = logging.getLogger("snuper")
 MIN_CADENCE_S = 0.05
@@ -180,8 +185,57 @@ def build_parser() -> Parser:
         help="after a stop, how long the sinks get to store what is queued (default 20)",
     )
     parser.add_argument(
+        "--archive",
+        action="store_true",
+        help="monitor: also keep every message received, compressed, for `snuper replay` "
+        f"(fs: <dir>/<provider>/raw/, s3: under the prefix); env {ARCHIVE_VAR}=1",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="debug logging: every request and message"
     )
+    return parser
+
+
+def build_replay_parser() -> Parser:
+    parser = Parser(
+        prog="snuper replay",
+        description="Feed an archived slate (snuper -t monitor --archive) through the book's "
+        "parser and the monitor engine again, into any sink; or show one archived message.",
+    )
+    add_one_league_flags(parser)
+    parser.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="ARCHIVE",
+        help="the folder the monitor wrote (its -o), or s3://bucket[/prefix]",
+    )
+    parser.add_argument(
+        "--slate", type=_slate, metavar="YYYYMMDD", help="the slate to replay (default: newest)"
+    )
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--speed", type=_positive, metavar="X", help="X times the recorded pace (2: twice as fast)"
+    )
+    pace.add_argument(
+        "--max", action="store_true", help="as fast as it goes, no waiting (the default)"
+    )
+    parser.add_argument(
+        "--show",
+        metavar="RAW_REF",
+        help="print the archived message a record's raw_ref names, and what the parser reads "
+        "in it, instead of replaying",
+    )
+    parser.add_argument("-o", "--fs-sink-dir", type=_folder, help="output folder of the fs sink")
+    add_sink_flags(parser)
+    parser.add_argument(
+        "--shutdown-deadline",
+        type=_positive,
+        default=20.0,
+        metavar="SECONDS",
+        help="at the end, how long the sink gets to store what is queued (default 20)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
@@ -198,14 +252,19 @@ def add_sink_flags(parser: argparse.ArgumentParser) -> None:
         )  # fmt: skip
 
 
+def add_one_league_flags(parser: argparse.ArgumentParser) -> None:
+    """-p and -l of the commands that work on one provider's league (read, replay)."""
+    parser.add_argument("-p", "--provider", required=True, choices=tuple(PROVIDERS))
+    parser.add_argument("-l", "--league", required=True, choices=LEAGUES)
+
+
 def build_read_parser() -> Parser:
     parser = Parser(
         prog="snuper read",
         description="Print one event's stored records (odds updates and heartbeats) in order, "
         "as JSON lines, from any sink.",
     )
-    parser.add_argument("-p", "--provider", required=True, choices=tuple(PROVIDERS))
-    parser.add_argument("-l", "--league", required=True, choices=LEAGUES)
+    add_one_league_flags(parser)
     parser.add_argument("--slate", type=_slate, required=True, metavar="YYYYMMDD")
     parser.add_argument("--event", required=True, metavar="ID", help="the event id")
     parser.add_argument("-o", "--fs-sink-dir", type=_folder, help="folder of the fs sink")
@@ -342,17 +401,38 @@ async def _monitor(
     settings: Settings,
     now: Callable[[], datetime],
     slate: str | None,
+    archive: SegmentStore | None = None,
 ) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        run = await app.monitor(providers, leagues, sink, settings, stop, now=now, slate=slate)
+        run = await app.monitor(providers, leagues, sink, settings, stop, now=now, slate=slate,
+                                archive=archive)  # fmt: skip
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     return monitor_exit_status(run)
+
+
+def _archiving(args: argparse.Namespace) -> bool:
+    """--archive, or SNUPER_ARCHIVE for a monitor (a scrape receives no messages to keep)."""
+    if args.archive and args.task != "monitor":
+        raise UsageError("argument --archive: only for -t monitor")
+    return args.task == "monitor" and (args.archive or archive_wanted())
+
+
+def _archive_store(sink: Sink) -> SegmentStore:
+    from snuper.archive.stores import segment_store
+
+    store = segment_store(sink)
+    if store is None:
+        raise UsageError(
+            f"argument --archive: the sink {sink.name} cannot hold the archive's segments; "
+            "add fs (-o DIR) or s3 to --sink"
+        )
+    return store
 
 
 def monitor_exit_status(run: app.MonitorRun) -> int:
@@ -438,6 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sim_main(argv[1:])
     if argv[:1] == ["read"]:
         return read_main(argv[1:])
+    if argv[:1] == ["replay"]:
+        from snuper.archive.command import replay_main
+
+        return replay_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     sinks = SinkSettings(fs_dir=args.fs_sink_dir, must_exist=args.task == "monitor")
@@ -451,14 +535,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(monitor=monitor)
         providers, leagues = _select(args)
+        archiving = _archiving(args)
         sink = _sink_from_args(args, sinks)
+        archive = _archive_store(sink) if archiving else None
     except (UsageError, SinkConfigError, ConfigError) as exc:
         parser.error(str(exc))
     _configure_logging(args.verbose)
     now = wall_clock(settings.start_at)
     try:
         if args.task == "monitor":
-            return asyncio.run(_monitor(providers, leagues, sink, settings, now, args.slate))
+            return asyncio.run(
+                _monitor(providers, leagues, sink, settings, now, args.slate, archive)
+            )
         outcomes = asyncio.run(_scrape(providers, leagues, sink, settings, args.overwrite, now))
     except SinkError as exc:
         log.error("%s", exc)

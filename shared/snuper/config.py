@@ -20,6 +20,7 @@ BROWSER_ARGS_VAR = "SNUPER_BROWSER_ARGS"
 NOW_VAR = "SNUPER_NOW"
 POLL_GAP_VAR = "SNUPER_POLL_GAP"
 POLL_CONCURRENCY_VAR = "SNUPER_POLL_CONCURRENCY"
+ARCHIVE_VAR = "SNUPER_ARCHIVE"
 DEFAULT_STATE = "nj"
 
 # The browser the scrapers present, and the user agent of every HTTP and websocket client.
@@ -48,7 +49,20 @@ GENERAL_VARS = {
     BROWSER_VAR: "Chromium executable for Playwright (default: Playwright's own browser)",
     BROWSER_ARGS_VAR: "extra Chromium flags, space-separated (added to the defaults)",
     NOW_VAR: "ISO time the wall clock starts at (replays, demos, tests; default: the real clock)",
+    ARCHIVE_VAR: "1 to archive every message a monitor receives, as --archive does (default 0)",
 }
+
+_YES = frozenset({"1", "true", "yes", "on"})
+_NO = frozenset({"", "0", "false", "no", "off"})
+
+
+def archive_wanted(env: Mapping[str, str] | None = None) -> bool:
+    """SNUPER_ARCHIVE as a switch; ConfigError for a value that is neither yes nor no."""
+    env = os.environ if env is None else env
+    text = env.get(ARCHIVE_VAR, "").strip().lower()
+    if text in _YES or text in _NO:
+        return text in _YES
+    raise ConfigError(ARCHIVE_VAR, f"expected 1 or 0 (true/false, yes/no, on/off), got {text!r}")
 
 
 def endpoint_var(provider: str, name: str) -> str:

@@ -186,6 +186,15 @@ class Transport(Protocol):
     def messages(self, stop: asyncio.Event, wake_every: float) -> AsyncIterator[Message | None]: ...
 
 
+class SentMessages(Protocol):
+    """A transport that can report what it sends on each connection (the subscriptions), for
+    the raw archive: a parser with per-connection state is set up again from them on replay."""
+
+    def messages(
+        self, stop: asyncio.Event, wake_every: float, sent: Callable[[Message], None] | None = None
+    ) -> AsyncIterator[Message | None]: ...
+
+
 class FeedSocket(Protocol):
     """What a websocket feed's preparation step may do before subscribing."""
 
@@ -209,7 +218,7 @@ class WebSocketTransport:
     describe: str = "websocket"
 
     async def messages(
-        self, stop: asyncio.Event, wake_every: float
+        self, stop: asyncio.Event, wake_every: float, sent: Callable[[Message], None] | None = None
     ) -> AsyncIterator[Message | None]:
         url = self.url() if callable(self.url) else self.url
         try:
@@ -219,7 +228,7 @@ class WebSocketTransport:
             async with socket:
 
                 def opening() -> Coroutine[Any, Any, bool]:
-                    return asyncio.wait_for(self._open(socket), self.open_timeout)
+                    return asyncio.wait_for(self._open(socket, sent), self.open_timeout)
 
                 if await unless_stopped(opening, stop) is None:
                     return
@@ -240,12 +249,16 @@ class WebSocketTransport:
                 raise
             raise problem from exc
 
-    async def _open(self, socket: websockets.ClientConnection) -> bool:
+    async def _open(
+        self, socket: websockets.ClientConnection, sent: Callable[[Message], None] | None
+    ) -> bool:
         """The preparation step, then the subscription; True once sent."""
         if self.prepare is not None:
             await self.prepare(socket)
         for message in self.subscribe():
             await socket.send(message)
+            if sent is not None:
+                sent(message)
         return True
 
     async def _connect(self, url: str) -> websockets.ClientConnection:
@@ -281,8 +294,10 @@ class PollTransport:
         return await asyncio.wait_for(self.fetch(), self.timeout)
 
     async def messages(
-        self, stop: asyncio.Event, wake_every: float
+        self, stop: asyncio.Event, wake_every: float, sent: Callable[[Message], None] | None = None
     ) -> AsyncIterator[Message | None]:
+        # `sent` is not called: a poll's requests are the same every round (the archive keeps
+        # its answers).
         loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
@@ -363,6 +378,10 @@ class Feed:
 
     transport: Transport
     parse: Callable[[Message], FeedBatch]
+    # Replay of the raw archive: set the parser up for a new connection as the live one was,
+    # from what that connection sent (DraftKings' decoder learns its subscriptions). None: the
+    # parser keeps no per-connection state.
+    replay_connection: Callable[[Sequence[Message]], None] | None = None
 
     @property
     def describe(self) -> str:

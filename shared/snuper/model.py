@@ -338,6 +338,9 @@ class OddsUpdate:
     previous: Price | None
     source_ts: str | None
     received_at: str
+    # Where the message that carried it is kept in the raw archive: "<segment>#<entry>" (see
+    # snuper.archive); None when the monitor did not archive.
+    raw_ref: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "odds", **asdict(self)}

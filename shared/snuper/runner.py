@@ -13,13 +13,22 @@ import functools
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
+from snuper.archive.segment import CONNECT, RECEIVED, SENT, Kind
 from snuper.backoff import Backoff
 from snuper.config import MonitorSettings
-from snuper.feed import Feed, FeedUnavailable, Message, ParseError, sleep_unless_stopped
+from snuper.feed import (
+    Feed,
+    FeedUnavailable,
+    Message,
+    ParseError,
+    SentMessages,
+    sleep_unless_stopped,
+)
 from snuper.model import Heartbeat, LastPrice, RawMessage, Record, Snapshot
 from snuper.sinks.base import Sink, SinkError
 from snuper.sinks.worker import SinkWorker
@@ -33,6 +42,24 @@ _CLOSE = object()  # wakes the writer at shutdown
 SURELY_OVER_AFTER = timedelta(hours=12)
 # A connection that stayed up this long was healthy, even if the feed was quiet.
 HEALTHY_AFTER_S = 30.0
+
+
+class Archiving(Protocol):
+    """Where the engine keeps each message it receives (snuper.archive.writer.LeagueArchive);
+    `keep` returns the message's raw_ref. Replay passes one that names the replayed message."""
+
+    def keep(self, kind: Kind, conn: int, at: datetime, payload: Message) -> str: ...
+
+    @property
+    def full(self) -> bool: ...
+
+    async def room(self) -> None: ...
+
+
+class Stop(asyncio.Event):
+    """A stop event that can say why it was set (a replay's end); a plain Event is a signal."""
+
+    why = "signal"
 
 
 class FeedRejected(FeedUnavailable):
@@ -90,8 +117,12 @@ class MonitorEngine:
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = utc_now,
         resume: Sequence[LastPrice] = (),
+        archive: Archiving | None = None,
+        timer: Callable[[], float] | None = None,
     ) -> None:
         self.watch = Watchlist.from_snapshot(snapshot)
+        self.archive = archive
+        self.connection = 0  # numbered from 1, as the archive keeps them
         # A restart: start from what the sink already holds, not from the snapshot.
         self.resumed = self.watch.resume(resume)
         self.feed = feed
@@ -99,6 +130,9 @@ class MonitorEngine:
         self.settings = settings
         self.stop = stop
         self.clock = clock  # monotonic seconds: cadence, idle times, runtime limit
+        # The writer's group commit and the shutdown deadline (a replay's clock is the
+        # archive's receive times, but its flushes and deadline are in real time).
+        self.timer = timer or clock
         self.now = now  # wall clock: receive times, and when an event is surely over
         self.name = f"{snapshot.provider} {snapshot.league}"
         self.result = MonitorResult(
@@ -162,7 +196,7 @@ class MonitorEngine:
             self.queue.put_nowait(_CLOSE)
         deadline = self.settings.shutdown_deadline
         assert self.shutdown_started is not None
-        left = max(0.0, deadline - (self.clock() - self.shutdown_started))
+        left = max(0.0, deadline - (self.timer() - self.shutdown_started))
         why = f"within the {deadline:g}s shutdown deadline"
         try:
             await asyncio.wait_for(asyncio.shield(writer), left)
@@ -194,7 +228,7 @@ class MonitorEngine:
     def _stopping(self) -> None:
         """The deadline runs from the moment a stop is first seen, before the feed is closed."""
         if self.shutdown_started is None:
-            self.shutdown_started = self.clock()
+            self.shutdown_started = self.timer()
 
     def _remaining(self) -> float | None:
         limit = self.settings.max_runtime
@@ -204,7 +238,7 @@ class MonitorEngine:
         if self._sink_failure is not None:
             return "sink failed"
         if self.stop.is_set():
-            return "signal"
+            return getattr(self.stop, "why", "signal")
         if all(act.over for act in self.activity.values()):
             return "events over"
         if self._remaining() == 0.0:
@@ -224,8 +258,9 @@ class MonitorEngine:
         while True:
             connected_at = None
             problem, retry_after = "the feed closed", None
+            self.connection += 1
             try:
-                messages = self.feed.transport.messages(self.stop, self._wake_every)
+                messages = self._messages()
                 async with contextlib.aclosing(messages):  # type: ignore[type-var]
                     async for message in messages:
                         if connected_at is None:
@@ -263,11 +298,31 @@ class MonitorEngine:
                         self.name, problem, failures, delay)  # fmt: skip
             await self._until_stopped(delay)
 
+    def _messages(self) -> AsyncIterator[Message | None]:
+        """This connection's messages; when archiving, what it sends is kept too."""
+        transport = self.feed.transport
+        if self.archive is None:
+            return transport.messages(self.stop, self._wake_every)
+        archive, conn = self.archive, self.connection
+        archive.keep(CONNECT, conn, self.now(), b"")
+
+        def sent(message: Message) -> None:
+            archive.keep(SENT, conn, self.now(), message)
+
+        with_sent: SentMessages = transport  # type: ignore[assignment]
+        return with_sent.messages(self.stop, self._wake_every, sent)
+
     # ---- processing ------------------------------------------------------------------------
 
     async def _handle(self, message: Message) -> None:
         self.result.messages += 1
         self.bytes += len(message)
+        received = self.now()
+        raw_ref = None
+        if self.archive is not None:  # before parsing: a message the parser refuses is kept too
+            raw_ref = self.archive.keep(RECEIVED, self.connection, received, message)
+            if self.archive.full:
+                await self.archive.room()
         try:
             batch = self.feed.parse(message)
         except ParseError as exc:
@@ -291,9 +346,9 @@ class MonitorEngine:
         if not batch.items:
             return
         now = self.clock()
-        received_at = iso_utc(self.now())
+        received_at = iso_utc(received)
         raw_for: set[str] | None = set() if self._keep_raw and batch.raw is not None else None
-        for outcome in self.watch.apply(batch.items, batch.source_ts, received_at):
+        for outcome in self.watch.apply(batch.items, batch.source_ts, received_at, raw_ref):
             if isinstance(outcome, str):
                 self._event_over(outcome, "the book removed it")
                 continue
@@ -388,14 +443,14 @@ class MonitorEngine:
 
     async def _write_all(self) -> None:
         written_at: float | None = None  # when the oldest record not yet flushed was written
-        flushed_at = self.clock()
+        flushed_at = self.timer()
         within = self.settings.durable_within
         while not (self._closing and self.queue.empty() and not self._held):
             first: object = None
             if not (self._closing and self.queue.empty()):
                 wait = self.settings.interval
                 if written_at is not None:  # a flush is due at written_at + within
-                    wait = max(0.0, written_at + within - self.clock())
+                    wait = max(0.0, written_at + within - self.timer())
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):  # not wait_for: no task per batch
                         first = await self.queue.get()
@@ -411,20 +466,20 @@ class MonitorEngine:
                 self._in_flight, self._partly_stored = 0, None
                 self._undurable.append((index, len(batch)))
                 if written_at is None:
-                    written_at = self.clock()
+                    written_at = self.timer()
             # Group commit: flush once nothing more waits (low latency when the feed is calm),
             # or when the oldest record has waited `within` (bounded latency under load; one
             # flush covers everything written meanwhile).
             if self._not_durable() and (
-                self.queue.empty() or written_at is None or self.clock() - written_at >= within
+                self.queue.empty() or written_at is None or self.timer() - written_at >= within
             ):
                 await self._sink_call("flush", self.writer.sink.flush, makes_durable=True)
-                written_at, flushed_at = None, self.clock()
-            elif not batch and self.clock() - flushed_at >= self.settings.interval:
+                written_at, flushed_at = None, self.timer()
+            elif not batch and self.timer() - flushed_at >= self.settings.interval:
                 # A quiet feed still gets a flush per interval: a sink's timed work (an S3
                 # chunk due by age, a lock to renew) must not wait for the next record.
                 await self._sink_call("flush", self.writer.sink.flush, makes_durable=True)
-                flushed_at = self.clock()
+                flushed_at = self.timer()
         if self._not_durable():
             final = functools.partial(self.writer.sink.flush, final=True)
             await self._sink_call("flush", final, makes_durable=True)

@@ -76,12 +76,16 @@ class Watchlist:
         return taken
 
     def apply(
-        self, items: Iterable[FeedItem], source_ts: str | None, received_at: str
+        self,
+        items: Iterable[FeedItem],
+        source_ts: str | None,
+        received_at: str,
+        raw_ref: str | None = None,
     ) -> Iterator[OddsUpdate | str]:
         """Yield an OddsUpdate per change of line or price, and the id of each event that ended."""
         for item in items:
             if isinstance(item, Quote):
-                update = self._quote(item, source_ts, received_at)
+                update = self._quote(item, source_ts, received_at, raw_ref)
                 if update is not None:
                     yield update
             elif isinstance(item, Removed):
@@ -128,7 +132,9 @@ class Watchlist:
         self.by_id[quote.selection_id] = state
         return state
 
-    def _quote(self, quote: Quote, source_ts: str | None, received_at: str) -> OddsUpdate | None:
+    def _quote(
+        self, quote: Quote, source_ts: str | None, received_at: str, raw_ref: str | None
+    ) -> OddsUpdate | None:
         state = self.by_id.get(quote.selection_id) or self._adopt(quote)
         if state is None:
             return None  # not a watched selection (another market, another league)
@@ -158,4 +164,5 @@ class Watchlist:
             previous,
             source_ts,
             received_at,
+            raw_ref,
         )

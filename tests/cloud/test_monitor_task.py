@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -16,7 +17,8 @@ import pytest
 
 from snuper.sim.options import SimOptions
 from tests.cloud.conftest import DK_NBA, PREFIX, ROOT, TABLE, Cloud, Handlers, invoke, simulators
-from tests.e2e.cli import FROZEN_SLATE
+from tests.e2e.cli import FROZEN_SLATE, snuper
+from tests.e2e.records import read_odds
 from tests.e2e.test_draftkings_monitor import BUSY, EXPECTED, QUIET, scenario
 from tests.e2e.test_sinks import odds_moves, read_back
 
@@ -67,12 +69,12 @@ async def stored(cloud: Cloud, sink: str, event_id: str) -> list[dict[str, Any]]
 
 
 async def test_the_task_writes_the_scenario_into_every_sink(
-    monkeypatch: pytest.MonkeyPatch, cloud: Cloud, handlers: Handlers
+    monkeypatch: pytest.MonkeyPatch, cloud: Cloud, handlers: Handlers, tmp_path: Path
 ) -> None:
     async with simulators(monkeypatch, SimOptions(speed=10), {"nba": scenario()}):
         scraped = await invoke(handlers.scrape, DK_NBA, "ScrapeFunction")
         assert scraped["failed"] == []
-        task = await start_task(overrides())
+        task = await start_task(overrides(SNUPER_ARCHIVE="1"))
         out, err = await asyncio.wait_for(task.communicate(), 90)
     assert task.returncode == 0, err.decode()
     assert err == b""  # everything is a JSON line on stdout
@@ -87,6 +89,19 @@ async def test_the_task_writes_the_scenario_into_every_sink(
         assert odds_moves(await stored(cloud, sink, BUSY)) == EXPECTED, sink
         quiet = await stored(cloud, sink, QUIET)
         assert quiet and {r["type"] for r in quiet} == {"heartbeat"}, sink
+    # The task archived every message in the bucket: a replay from it gives the same records.
+    source = f"s3://{cloud.s3.bucket}/{PREFIX}"
+    again = await snuper("replay", "-p", "draftkings", "-l", "nba", "--from", source,
+                         *sink_flags(cloud), env=cloud.s3.env)  # fmt: skip
+    assert again.code == 2 and "where the replay reads from" in again.stderr
+    replayed = await snuper("replay", "-p", "draftkings", "-l", "nba", "--from", source,
+                            "--sink", "fs", "-o", str(tmp_path), env=cloud.s3.env)  # fmt: skip
+    assert replayed.code == 0, replayed.stderr
+    live = [r for r in await stored(cloud, "rds", BUSY) if r["type"] == "odds"]
+    assert read_odds(tmp_path, "draftkings", "nba", BUSY) == live
+    for sink in SINKS:  # every sink keeps where each record's message is archived
+        refs = [r["raw_ref"] for r in await stored(cloud, sink, BUSY) if r["type"] == "odds"]
+        assert refs == [r["raw_ref"] for r in live] and all(refs), sink
 
 
 async def test_sigterm_mid_stream_exits_zero_with_every_received_update_stored(

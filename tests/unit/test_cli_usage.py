@@ -70,6 +70,77 @@ CASES = [
     Case(("-t", "monitor", "--slate", "20261341", "-o", "{tmp}"), "--slate", says="not a date"),
     Case(("-t", "monitor", "--slate", "tomorrow", "-o", "{tmp}"), "--slate", says="not a date"),
     Case(("-t", "scrape", "--slate", "20261201", "-o", "{tmp}"), "--slate", says="only for"),
+    # The raw archive: only a monitor receives messages, and only fs or s3 can hold segments.
+    Case(("-t", "scrape", "--archive", "-o", "{tmp}"), "--archive", says="only for -t monitor"),
+    Case(
+        ("-t", "monitor", "--archive", "--sink", "cache", "--cache-uri", "redis://127.0.0.1:9"),
+        "--archive",
+        says="add fs (-o DIR) or s3",
+    ),
+    Case(("replay", "-p", "draftkings", "-l", "nba", "-o", "{tmp}"), "--from"),
+    Case(
+        (
+            "replay",
+            "-p",
+            "draftkings",
+            "-l",
+            "nba",
+            "--from",
+            "{tmp}/does-not-exist",
+            "-o",
+            "{tmp}/out",
+        ),
+        "--from",
+        says="no such folder",
+    ),
+    Case(
+        ("replay", "-p", "draftkings", "-l", "nba", "--from", "s3://No_Such", "-o", "{tmp}"),
+        "--from",
+        says="bucket name",
+    ),
+    Case(
+        ("replay", "-p", "draftkings", "-l", "nba", "--from", "{tmp}", "-o", "{tmp}"),
+        "-o/--fs-sink-dir",
+        says="where the replay reads from",
+    ),
+    Case(
+        (
+            "replay",
+            "-p",
+            "draftkings",
+            "-l",
+            "nba",
+            "--from",
+            "{tmp}",
+            "--speed",
+            "2",
+            "--max",
+            "-o",
+            "{tmp}/out",
+        ),
+        "--max",
+        says="not allowed with",
+    ),
+    Case(
+        (
+            "replay",
+            "-p",
+            "draftkings",
+            "-l",
+            "nba",
+            "--from",
+            "{tmp}",
+            "--speed",
+            "0",
+            "-o",
+            "{tmp}/out",
+        ),
+        "--speed",
+    ),
+    Case(
+        ("replay", "-p", "caesars", "-l", "nba", "--from", "{tmp}", "-o", "{tmp}/out"),
+        "-p/--provider",
+    ),
     # "unrecognized arguments: --shutdown-deadline 0" would name the flag too, without checking it.
     Case(
         ("-t", "monitor", "--shutdown-deadline", "0", "-o", "{tmp}"),
@@ -165,6 +236,19 @@ def test_unwritable_output_folder_names_the_path(
     assert str(target) in line
     assert "-o/--fs-sink-dir" in line
     assert "Traceback" not in run.stderr
+
+
+def test_a_bad_snuper_archive_names_the_variable(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SNUPER_ARCHIVE", "sometimes")
+    run = run_main(["-t", "monitor", "-o", str(tmp_path)], capsys, caplog)
+    assert run.code == 2, run.stderr
+    [line] = run.lines
+    assert "SNUPER_ARCHIVE" in line and "sometimes" in line
 
 
 def test_a_bad_snuper_now_names_the_variable(

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from snuper import app
+from snuper.archive.stores import SegmentStore, segment_store
 from snuper.aws import environment
 from snuper.aws.events import EventError, parse_selection
 from snuper.aws.secrets import SecretError
 from snuper.cli import monitor_exit_status
-from snuper.config import ConfigError, MonitorSettings, Settings
+from snuper.config import ConfigError, MonitorSettings, Settings, archive_wanted
 from snuper.providers import PROVIDERS
 from snuper.sinks.base import Sink, SinkConfigError, SinkError
 
@@ -99,6 +100,7 @@ def run_task(env: Mapping[str, str] | None = None) -> tuple[int, dict[str, int]]
         job = job_from_env(env)
         settings = environment.settings(env, monitor=job.monitor)
         sink = environment.sink(env, must_exist=True)
+        archive = _archive(env, sink)
     except SecretError as exc:  # Secrets Manager unreachable, say: a retry may work
         log.error("cannot start the monitor: %s", exc)
         return 1, {}
@@ -108,7 +110,7 @@ def run_task(env: Mapping[str, str] | None = None) -> tuple[int, dict[str, int]]
     log.info("monitoring %s %s (slate %s, stop after %s s)", job.provider, job.league,
              job.slate or "today", job.monitor.max_runtime)  # fmt: skip
     try:
-        run = asyncio.run(_monitor(job, sink, settings, environment.clock(settings)))
+        run = asyncio.run(_monitor(job, sink, settings, environment.clock(settings), archive))
     except SinkError as exc:
         log.error("%s", exc)
         return 1, {}
@@ -120,8 +122,22 @@ def run_task(env: Mapping[str, str] | None = None) -> tuple[int, dict[str, int]]
     return monitor_exit_status(run), counts
 
 
+def _archive(env: Mapping[str, str], sink: Sink) -> SegmentStore | None:
+    """Where SNUPER_ARCHIVE=1 keeps the raw messages: the s3 (or fs) sink's store."""
+    if not archive_wanted(env):
+        return None
+    store = segment_store(sink)
+    if store is None:
+        raise ConfigError("SNUPER_ARCHIVE", f"the sinks ({sink.name}) include no s3 or fs sink")
+    return store
+
+
 async def _monitor(
-    job: Job, sink: Sink, settings: Settings, now: Callable[[], datetime]
+    job: Job,
+    sink: Sink,
+    settings: Settings,
+    now: Callable[[], datetime],
+    archive: SegmentStore | None = None,
 ) -> app.MonitorRun:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -129,7 +145,7 @@ async def _monitor(
         loop.add_signal_handler(signum, stop.set)
     try:
         return await app.monitor([PROVIDERS[job.provider]], [job.league], sink, settings, stop,
-                                 now=now, slate=job.slate)  # fmt: skip
+                                 now=now, slate=job.slate, archive=archive)  # fmt: skip
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

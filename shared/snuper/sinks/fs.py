@@ -54,6 +54,7 @@ from snuper.sinks.base import (
 )
 
 if TYPE_CHECKING:
+    from snuper.archive.stores import FsSegments
     from snuper.config import SinkSettings
 
 log = logging.getLogger("snuper.sinks.fs")
@@ -208,7 +209,7 @@ class _FailedBatch:
 class FsSink:
     name: ClassVar[str] = "fs"
     thread_safe: ClassVar[bool] = True
-    wants_raw: ClassVar[bool] = False  # the raw archive (issue 13) will keep them
+    wants_raw: ClassVar[bool] = False  # the raw archive keeps them (segment_store)
 
     def __init__(self, root: Path, *, max_open: int = 128) -> None:
         if max_open < 1:
@@ -268,6 +269,12 @@ class FsSink:
 
     def describe(self, snapshot: Snapshot) -> str:
         return str(self.snapshot_path(snapshot.provider, snapshot.league, snapshot.slate_date))
+
+    def segment_store(self) -> FsSegments:
+        """Where the raw archive keeps its segments: <dir>/<provider>/raw/<league>/."""
+        from snuper.archive.stores import FsSegments
+
+        return FsSegments(self.root)
 
     # -- snapshots ---------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ from snuper.sinks.base import (
 from snuper.slate import iso_utc, parse_iso
 
 if TYPE_CHECKING:
+    from snuper.archive.stores import S3Segments
     from snuper.config import SinkSettings
 
 log = logging.getLogger("snuper.sinks.s3")
@@ -494,6 +495,12 @@ class S3Sink:
 
     def describe(self, snapshot: Snapshot) -> str:
         return self.bucket.url(self._snapshot_key(snapshot))
+
+    def segment_store(self) -> S3Segments:
+        """Where the raw archive keeps its segments: <prefix>/<provider>/raw/<league>/."""
+        from snuper.archive.stores import S3Segments
+
+        return S3Segments(self.bucket, self.prefix)
 
     def _snapshot_key(self, snapshot: Snapshot) -> str:
         return snapshot_key(self.prefix, snapshot.provider, snapshot.league, snapshot.slate_date)

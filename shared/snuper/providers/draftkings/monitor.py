@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from snuper.config import Settings
 from snuper.feed import Feed, Message, WebSocketTransport
 from snuper.model import Snapshot
-from snuper.providers.draftkings.parse import LEAGUES, FrameDecoder, subscribe_message
+from snuper.providers.draftkings.parse import (
+    LEAGUES,
+    FrameDecoder,
+    sent_subscription,
+    subscribe_message,
+)
 
 
 def build_feed(endpoints: Mapping[str, str], settings: Settings, snapshot: Snapshot) -> Feed:
@@ -38,4 +43,13 @@ def build_feed(endpoints: Mapping[str, str], settings: Settings, snapshot: Snaps
         open_timeout=settings.monitor.receive_timeout,
         describe=url,
     )
-    return Feed(transport, decoder.decode)
+
+    def replay_connection(sent: Sequence[Message]) -> None:
+        decoder.new_connection()
+        for message in sent:
+            found = sent_subscription(message)
+            if found is not None:
+                sub_id, entity, initial_data = found
+                decoder.track(sub_id, entity, initial_data=initial_data)
+
+    return Feed(transport, decoder.decode, replay_connection)

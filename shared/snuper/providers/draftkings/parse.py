@@ -414,6 +414,25 @@ def subscribe_message(
     return packed
 
 
+def sent_subscription(message: bytes | str) -> tuple[str, str, bool] | None:
+    """(sub id, entity, initialData) of a subscribe message we sent (subscribe_message's
+    shape); None for any other message. Replay sets the decoder up from it."""
+    try:
+        data = msgpack.unpackb(message) if isinstance(message, bytes) else orjson.loads(message)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("method") != "subscribe":
+        return None
+    params = data.get("params")
+    sub_id = data.get("id")
+    if not isinstance(params, dict) or not isinstance(sub_id, str):
+        return None
+    entity = params.get("entity")
+    query = params.get("queryParams")
+    initial = bool(query.get("initialData")) if isinstance(query, dict) else False
+    return (sub_id, entity, initial) if isinstance(entity, str) else None
+
+
 def unsubscribe_message(sub_id: str) -> bytes:
     packed: bytes = msgpack.packb(
         {"jsonrpc": "2.0", "method": "unsubscribe", "id": sub_id, "params": {}}, use_bin_type=True
