@@ -32,10 +32,18 @@ class SimSocket(Generic[F]):
 class SocketHub(Generic[F]):
     """drop_after closes the first connection that has sent that many update frames (once);
     malformed_at sends `garble(frame)` just before the Nth update frame of the whole simulator
-    (once). The test hooks malformed_next and drop_next set either at a chosen moment."""
+    (once). The test hooks malformed_next and drop_next set either at a chosen moment.
+    `dropping` runs as a connection is dropped, before its close handshake: the simulator
+    detaches its subscriptions there, so no step is sent into a closing socket and lost."""
 
-    def __init__(self, faults: Faults, garble: Callable[[F], F]) -> None:
+    def __init__(
+        self,
+        faults: Faults,
+        garble: Callable[[F], F],
+        dropping: Callable[[SimSocket[F]], None] | None = None,
+    ) -> None:
         self.garble: Callable[[F], F] = garble
+        self.dropping: Callable[[SimSocket[F]], None] | None = dropping
         self.frames_sent = 0  # update frames, over all connections
         self.connections = 0  # connections accepted
         self._malformed_at = faults.malformed_at
@@ -92,6 +100,8 @@ class SocketHub(Generic[F]):
                 if is_update and self._should_drop(socket):
                     log.info("fault: dropping a connection after %d update frames",
                              socket.updates_sent)  # fmt: skip
+                    if self.dropping is not None:
+                        self.dropping(socket)
                     await socket.ws.close(
                         code=WSCloseCode.INTERNAL_ERROR, message=b"simulated drop"
                     )

@@ -577,7 +577,7 @@ class BovadaSim:
         f = options.faults
         self._fail_status = f.http_status
         self._fail_left = f.http_failures if f.http_status else 0
-        self.sockets: SocketHub[str] = SocketHub(f, _garble)
+        self.sockets: SocketHub[str] = SocketHub(f, _garble, self._detach_all)
 
     # -- test hooks: faults at a chosen moment (after a scrape, during a monitor) --
 
@@ -674,8 +674,7 @@ class BovadaSim:
                     self._handle_text(conn, msg.data.strip())
         finally:
             beat.cancel()
-            for event_id in list(conn.subs):
-                self._detach(conn, event_id)
+            self._detach_all(conn)
             self.sockets.closed(conn)
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
@@ -707,6 +706,11 @@ class BovadaSim:
         conn.subs[event_id] = league
         runtime.subscribers.setdefault(event_id, set()).add(conn)
         runtime.clock.start()
+
+    def _detach_all(self, conn: SimSocket[str]) -> None:
+        assert isinstance(conn, Connection)
+        for event_id in list(conn.subs):
+            self._detach(conn, event_id)
 
     def _detach(self, conn: Connection, event_id: int) -> None:
         league = conn.subs.pop(event_id, None)

@@ -986,7 +986,9 @@ class DraftKingsSim:
             league: LeagueRuntime.playing(sc.steps, options.speed, world=LeagueWorld(sc))
             for league, sc in scenarios.items()
         }
-        self.sockets: SocketHub[bytes] = SocketHub(options.faults, lambda _frame: MALFORMED_FRAME)
+        self.sockets: SocketHub[bytes] = SocketHub(
+            options.faults, lambda _frame: MALFORMED_FRAME, self._detach_all
+        )
         self.http_requests = 0
         self.api_requests = 0
         self._http_failures_left = options.faults.http_failures if options.faults.http_status else 0
@@ -1139,8 +1141,7 @@ class DraftKingsSim:
                     continue
                 self._handle_rpc(conn, rpc)
         finally:
-            for sub in list(conn.subs.values()):
-                self._detach(sub)
+            self._detach_all(conn)
             self.sockets.closed(conn)
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
@@ -1206,6 +1207,12 @@ class DraftKingsSim:
                 league = info.league if info and info.league in self.leagues else None
         event_only = entity == "events" and include == "none"
         return Subscription(sub_id, conn, entity, league, event_id, event_only)
+
+    def _detach_all(self, conn: SimSocket[bytes]) -> None:
+        assert isinstance(conn, Connection)
+        for sub in list(conn.subs.values()):
+            self._detach(sub)
+        conn.subs.clear()
 
     def _detach(self, sub: Subscription) -> None:
         if sub.league is None:
