@@ -224,9 +224,11 @@ async def monitor(
         await _watch(providers, leagues, worker, settings, stop, now, slate, run, engines, keeper)
     finally:
         left = _left_of_deadline(engines, settings.monitor.shutdown_deadline)
+        # One budget for both: the archive closes beside the sink, not before it.
+        closing = [_close(worker, left, run)]
         if keeper is not None:
-            await _close_archive(keeper, left, run)
-        await _close(worker, left, run)
+            closing.append(_close_archive(keeper, left, run))
+        await asyncio.gather(*closing)
         for engine in engines:
             engine.recount_after_close()
     return run

@@ -53,7 +53,9 @@ class Archiving(Protocol):
     @property
     def full(self) -> bool: ...
 
-    async def room(self) -> None: ...
+    async def room(self, stop: asyncio.Event) -> None: ...
+
+    def tick(self, at: datetime) -> None: ...
 
 
 class Stop(asyncio.Event):
@@ -322,7 +324,7 @@ class MonitorEngine:
         if self.archive is not None:  # before parsing: a message the parser refuses is kept too
             raw_ref = self.archive.keep(RECEIVED, self.connection, received, message)
             if self.archive.full:
-                await self.archive.room()
+                await self.archive.room(self.stop)
         try:
             batch = self.feed.parse(message)
         except ParseError as exc:
@@ -384,6 +386,8 @@ class MonitorEngine:
             return
         self._last_tick = now
         self._tick_over_by_time()
+        if self.archive is not None:
+            self.archive.tick(self.now())
         received_at = None
         for event_id, act in self.activity.items():
             if act.over or now - act.last_record < self.settings.heartbeat_s:

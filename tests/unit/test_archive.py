@@ -5,6 +5,7 @@ whole message."""
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -118,6 +119,7 @@ class _Refusing:
     """A store whose appends fail (a full disk) until `ok` is set."""
 
     max_open_s: float | None = None
+    held = 0
 
     def __init__(self) -> None:
         self.ok = False
@@ -187,7 +189,7 @@ async def test_a_full_queue_makes_the_monitor_wait_and_says_so(
     for i in range(3):
         league.keep(RECEIVED, 1, T0, str(i))
     assert league.full
-    waiting = asyncio.ensure_future(league.room())
+    waiting = asyncio.ensure_future(league.room(asyncio.Event()))
     await asyncio.sleep(0.1)
     assert not waiting.done()
     assert "the archive is behind (3 messages waiting)" in caplog.text
@@ -252,3 +254,87 @@ def test_a_segment_that_cannot_be_created_is_reported_not_silently_lost(
     keep_messages(archive, 2, start=T0.replace(minute=0))
     assert archive.close(5.0) == 5  # header, connect, subscribe and both messages
     assert "cannot create the segment" in caplog.text
+
+
+async def test_a_stop_ends_the_wait_for_a_stalled_archive() -> None:
+    store = _Blocking()
+    archive = Archive(store, limit=1, batch_s=0.01)
+    league = archive.league("draftkings", "nba", "20260308")
+    league.keep(RECEIVED, 1, T0, "first")
+    wait_for(lambda: not archive.pending)  # the writer hangs in the store
+    league.keep(RECEIVED, 1, T0, "second")
+    stop = asyncio.Event()
+    waiting = asyncio.ensure_future(league.room(stop))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    stop.set()  # SIGTERM: the shutdown must begin, whatever the archive does
+    await asyncio.wait_for(waiting, 1)
+    assert archive.close(0.1) > 0  # the store never answered: counted, not hidden
+    store.release.set()
+
+
+def test_a_quiet_feed_closes_its_segment_when_the_hour_turns(tmp_path: Path) -> None:
+    store = FsSegments(tmp_path)
+    archive = Archive(store, batch_s=0.01, run="qt01")
+    league = archive.league("draftkings", "nba", "20260308")
+    league.keep(RECEIVED, 1, T0, "the last message for a while")
+    league.tick(T0 + timedelta(seconds=1))  # same hour: nothing to do
+    league.tick(T0 + timedelta(seconds=3))  # past midnight UTC: the segment closes
+    wait_for(lambda: store.names("draftkings", "nba"))
+    [name] = store.names("draftkings", "nba")
+
+    def closed() -> bool:
+        return read_segment(name, store.read("draftkings", "nba", name)).truncated is None
+
+    wait_for(closed)  # closed by the writer thread, before any close() of the archive
+    ref = league.keep(RECEIVED, 1, T0 + timedelta(seconds=4), "later")
+    assert split_ref(ref)[0] != name  # the next message opens the next hour's segment
+    assert archive.close(5.0) == 0
+    assert len(store.names("draftkings", "nba")) == 2
+
+
+def test_a_short_write_then_a_full_disk_does_not_double_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_write = os.write
+    calls = {"n": 0}
+
+    def flaky_write(fd: int, data: bytes | memoryview) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:  # half of the second batch lands, then the disk is full
+            return real_write(fd, bytes(data)[: len(data) // 2])
+        if calls["n"] == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr("snuper.archive.stores.os.write", flaky_write)
+    store = FsSegments(tmp_path)
+    archive = Archive(store, batch_s=0.01, run="nosp")
+    league = archive.league("draftkings", "nba", "20260308")
+    league.keep(RECEIVED, 1, T0, "one")
+    wait_for(lambda: calls["n"] >= 1)
+    league.keep(RECEIVED, 1, T0, "two" * 100)
+    league.keep(RECEIVED, 1, T0, "three")
+    assert archive.close(5.0) == 0
+    [name] = store.names("draftkings", "nba")
+    segment = read_segment(name, store.read("draftkings", "nba", name))
+    assert segment.truncated is None
+    assert [e.payload for e in segment.entries] == ["one", "two" * 100, "three"]
+
+
+def test_a_writer_that_fails_is_said_and_counted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bug(*args: object) -> bytes:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr("snuper.archive.writer.encode_entry", bug)
+    archive = Archive(FsSegments(tmp_path), batch_s=0.01)
+    league = archive.league("draftkings", "nba", "20260308")
+    league.keep(RECEIVED, 1, T0, "lost")
+    wait_for(lambda: archive.dead)
+    assert "the writer failed" in caplog.text
+    league.keep(RECEIVED, 1, T0, "not queued any more")
+    assert not archive.pending
+    # The header and the first message the writer held, the second dropped, the segment.
+    assert archive.close(1.0) == 4

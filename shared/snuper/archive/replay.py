@@ -13,6 +13,7 @@ import contextlib
 import functools
 import logging
 import math
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -74,33 +75,41 @@ def slates(store: SegmentStore, provider: str, league: str) -> dict[str, list[st
     return found
 
 
-def read_segments(
-    store: SegmentStore, provider: str, league: str, names: Sequence[str], run: ReplayRun
-) -> list[Segment]:
-    segments = []
-    for name in names:
+def load_segment(
+    store: SegmentStore, provider: str, league: str, name: str, run: ReplayRun
+) -> Segment | None:
+    """One segment, read whole; one cut short is read up to its last whole message, and one
+    that cannot be read at all (a kill before its first write) is skipped; both said once."""
+    try:
         segment = read_segment(name, store.read(provider, league, name))
-        if segment.truncated:
-            line = f"segment {name}: {segment.truncated}"
-            log.warning("%s %s: %s", provider, league, line)
-            run.truncated.append(line)
-        segments.append(segment)
-    return segments
+    except SegmentError as exc:
+        line = f"segment {name}: skipped, unreadable: {exc}"
+        log.warning("%s %s: %s", provider, league, line)
+        run.truncated.append(line)
+        return None
+    if segment.truncated:
+        line = f"segment {name}: {segment.truncated}"
+        log.warning("%s %s: %s", provider, league, line)
+        run.truncated.append(line)
+    return segment
 
 
 class Position:
     """The message being replayed: the engine's clocks, and the raw_ref it stamps on records
     (it stands where the live archive would be, so the engine runs the same code)."""
 
-    def __init__(self, at_us: int) -> None:
-        self.at_us = at_us
+    def __init__(self) -> None:
+        self.at_us = 0
         self.ref = ""
         self.full = False
 
     def keep(self, kind: Kind, conn: int, at: datetime, payload: Message) -> str:
         return self.ref
 
-    async def room(self) -> None:
+    async def room(self, stop: asyncio.Event) -> None:
+        return None
+
+    def tick(self, at: datetime) -> None:
         return None
 
     def now(self) -> datetime:
@@ -110,46 +119,67 @@ class Position:
         return self.at_us / 1e6
 
 
-@dataclass(slots=True)
 class ReplayTransport:
-    """The archived messages as one long connection; each archived connection first sets the
-    parser up from what it sent. `speed` scales the recorded gaps (None: no waiting). Sets
-    `done` when the archive is exhausted (the engine then stops)."""
+    """The archived messages, read one segment at a time. Each archived connection first sets
+    the parser up from what it sent. A message the engine treats as a failed connection (a
+    refused subscription) makes it call `messages` again: the replay carries on from there.
+    `speed` scales the recorded gaps (None: no waiting). Sets `done` at the archive's end."""
 
-    segments: Sequence[Segment]
-    position: Position
-    replay_connection: Callable[[Sequence[Message]], None] | None
-    speed: float | None
-    done: Stop
-    describe: str = "the archive"
+    def __init__(
+        self,
+        load: Callable[[str], Segment | None],
+        names: Sequence[str],
+        position: Position,
+        replay_connection: Callable[[Sequence[Message]], None] | None,
+        speed: float | None,
+        done: Stop,
+        describe: str = "the archive",
+    ) -> None:
+        self.load, self.position, self.speed, self.done = load, position, speed, done
+        self.replay_connection = replay_connection
+        self.describe = describe
+        self.messages_read = 0
+        self._names = list(names)
+        self._entries: list[Entry] = []
+        self._segment = ""
+        self._next = 0  # the next entry of the segment being read
+        self._opening: list[Message] | None = None  # what the current connection sent so far
+
+    async def _entry(self) -> Entry | None:
+        while self._next >= len(self._entries):
+            if not self._names:
+                return None
+            name = self._names.pop(0)
+            segment = await asyncio.to_thread(self.load, name)
+            self._segment, self._next = name, 0
+            self._entries = list(segment.entries) if segment is not None else []
+        entry = self._entries[self._next]
+        self._next += 1
+        return entry
 
     async def messages(
         self, stop: asyncio.Event, wake_every: float, sent: Callable[[Message], None] | None = None
     ) -> AsyncIterator[Message | None]:
-        opening: list[Message] | None = None
-        count = 0
-        for segment in self.segments:
-            for entry in segment.entries:
-                if entry.kind == CONNECT:
-                    opening = []
-                elif entry.kind == SENT:
-                    opening = [*(opening or ()), entry.payload]
-                elif entry.kind == RECEIVED:
-                    if opening is not None:
-                        if self.replay_connection is not None:
-                            self.replay_connection(opening)
-                        opening = None
-                    await self._wait_for(entry, stop)
-                    if stop.is_set():
-                        return
-                    self.position.at_us = entry.at_us
-                    self.position.ref = f"{segment.name}#{entry.index}"
-                    yield entry.payload
-                    count += 1
-                    if count % YIELD_EVERY == 0:
-                        await asyncio.sleep(0)  # let the writer take its batch
-        self.done.why = REPLAYED
-        self.done.set()
+        while not stop.is_set() and (entry := await self._entry()) is not None:
+            if entry.kind == CONNECT:
+                self._opening = []
+            elif entry.kind == SENT:
+                self._opening = [*(self._opening or ()), entry.payload]
+            elif entry.kind == RECEIVED:
+                if self._opening is not None:
+                    if self.replay_connection is not None:
+                        self.replay_connection(self._opening)
+                    self._opening = None
+                await self._wait_for(entry, stop)
+                self.position.at_us = entry.at_us
+                self.position.ref = f"{self._segment}#{entry.index}"
+                self.messages_read += 1
+                yield entry.payload
+                if self.messages_read % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # let the writer take its batch
+        if not stop.is_set():
+            self.done.why = REPLAYED
+            self.done.set()
 
     async def _wait_for(self, entry: Entry, stop: asyncio.Event) -> None:
         if self.speed is None or not self.position.ref:
@@ -160,9 +190,12 @@ class ReplayTransport:
 
 
 def replay_settings(settings: Settings, deadline: float) -> Settings:
+    """No heartbeats, no runtime limit, and a refused subscription replayed at once, as often
+    as the archive holds one (there is no server to back off from)."""
     monitor = replace(
-        settings.monitor, heartbeat_s=math.inf, max_runtime=None, shutdown_deadline=deadline
-    )
+        settings.monitor, heartbeat_s=math.inf, max_runtime=None, shutdown_deadline=deadline,
+        backoff_initial=0.0, backoff_max=0.0, max_failures=sys.maxsize,
+    )  # fmt: skip
     return replace(settings, monitor=monitor)
 
 
@@ -204,6 +237,7 @@ async def _replay(
     speed: float | None,
     stop: asyncio.Event,
 ) -> ReplayRun:
+    settings = replay_settings(settings, settings.monitor.shutdown_deadline)  # deterministic
     where = store.where(provider.name, league)
     archived = await asyncio.to_thread(slates, store, provider.name, league)
     if not archived:
@@ -213,18 +247,17 @@ async def _replay(
         raise ReplayError(
             f"no archive of slate {slate} in {where} (it holds {', '.join(sorted(archived))})"
         )
-    run = ReplayRun(provider.name, league, slate, len(archived[slate]))
-    read = functools.partial(read_segments, store, provider.name, league, archived[slate], run)
-    segments = await asyncio.to_thread(read)
+    names = archived[slate]
+    run = ReplayRun(provider.name, league, slate, len(names))
     snapshot = await asyncio.to_thread(_snapshot, source, provider.name, league, slate)
     await worker.call(functools.partial(worker.sink.save_snapshot, snapshot, overwrite=False))
-    received = [e for s in segments for e in s.entries if e.kind == RECEIVED]
-    log.info("%s %s: replaying slate %s: %d messages in %d segments from %s", provider.name,
-             league, slate, len(received), len(segments), where)  # fmt: skip
+    log.info("%s %s: replaying slate %s: %d segments from %s", provider.name, league, slate,
+             len(names), where)  # fmt: skip
     live = provider.feed(provider.endpoints(), settings, snapshot)
-    position = Position(received[0].at_us if received else 0)
+    position = Position()
     ended = Stop()  # the archive is exhausted, or the caller stopped us
-    transport = ReplayTransport(segments, position, live.replay_connection, speed, ended,
+    load = functools.partial(load_segment, store, provider.name, league, run=run)
+    transport = ReplayTransport(load, names, position, live.replay_connection, speed, ended,
                                 describe=f"the archive in {where}")  # fmt: skip
     feed = Feed(transport, live.parse, live.replay_connection)
 
@@ -266,6 +299,28 @@ class Shown:
     problem: str | None
 
 
+def _sent_before(
+    store: SegmentStore, provider: str, league: str, target: SegmentName, found: Entry
+) -> list[Message]:
+    """What the connection of `found` sent before it: its run's segments are read up to the
+    target (a connection may span an hour's rotation)."""
+    names = slates(store, provider, league).get(target.slate, [])
+    run = [n for n in names if SegmentName.parse(n).run == target.run]
+    sent: list[Message] = []
+    for name in run:
+        parsed = SegmentName.parse(name)
+        for entry in read_segment(name, store.read(provider, league, name)).entries:
+            if parsed == target and entry.index >= found.index:
+                return sent
+            if entry.conn != found.conn:
+                continue
+            if entry.kind == CONNECT:
+                sent = []
+            elif entry.kind == SENT:
+                sent.append(entry.payload)
+    return sent
+
+
 def show(
     provider: Provider, league: str, store: SegmentStore, source: Sink, ref: str,
     settings: Settings,
@@ -278,9 +333,9 @@ def show(
     if found is None:
         raise ReplayError(f"{ref}: segment {name} has no entry {index} "
                           f"(it has {len(segment.entries)})")  # fmt: skip
-    sent = [e.payload for e in segment.entries
-            if e.kind == SENT and e.conn == found.conn and e.index < index]  # fmt: skip
-    snapshot = _snapshot(source, provider.name, league, SegmentName.parse(name).slate)
+    parsed = SegmentName.parse(name)
+    sent = _sent_before(store, provider.name, league, parsed, found)
+    snapshot = _snapshot(source, provider.name, league, parsed.slate)
     feed = provider.feed(provider.endpoints(), settings, snapshot)
     if feed.replay_connection is not None:
         feed.replay_connection(sent)

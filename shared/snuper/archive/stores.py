@@ -7,6 +7,7 @@ A sink that can hold objects hands out its store (`segment_store()`); the others
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -24,8 +25,14 @@ S3_SEGMENT_S = 300.0
 
 
 class SegmentFile(Protocol):
+    @property
+    def held(self) -> int:
+        """Bytes held in memory until close (a bucket's segment; a file holds none)."""
+        ...
+
     def append(self, data: bytes) -> None:
-        """Add bytes; once it returns they survive the process (not yet a power cut)."""
+        """Add bytes; once it returns they survive the process (not yet a power cut). On an
+        error nothing of `data` is kept, so the same bytes can be given again."""
         ...
 
     def close(self) -> None:
@@ -53,22 +60,34 @@ def _folder(provider: str, league: str) -> str:
 
 
 class _FsFile:
+    held = 0
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: a segment is written once, never appended to by a later run.
         self.path = path
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self.size = 0
 
     def append(self, data: bytes) -> None:
         view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view) :]
+        try:
+            while view:
+                view = view[os.write(self.fd, view) :]
+        except OSError:
+            # A short write then ENOSPC: cut back, so the retry does not double those bytes.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, self.size)
+            raise
+        self.size += len(data)
 
     def close(self) -> None:
-        try:
-            os.fsync(self.fd)
-        finally:
-            os.close(self.fd)
+        if self.fd >= 0:  # a retry after a failed fsync only syncs the folder
+            fd, self.fd = self.fd, -1
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         folder = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(folder)
@@ -113,6 +132,10 @@ class _S3File:
     def __init__(self, bucket: _Bucket, key: str) -> None:
         self.bucket, self.key = bucket, key
         self.buffer = io.BytesIO()
+
+    @property
+    def held(self) -> int:
+        return self.buffer.tell()
 
     def append(self, data: bytes) -> None:
         self.buffer.write(data)

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ LEVEL = 1
 
 __all__ = ["CONNECT", "RECEIVED", "SENT", "Archive", "LeagueArchive"]
 
+END = -1  # an entry index that closes its segment (LeagueArchive.tick)
 # (league archive, segment name, entry index, kind, connection, receive time, payload)
 _Item = tuple["LeagueArchive", str, int, Kind, int, int, bytes | str]
 
@@ -84,19 +86,34 @@ class LeagueArchive:
     def where(self) -> str:
         return self.archive.store.where(self.provider, self.league)
 
-    def keep(self, kind: Kind, conn: int, at: datetime, payload: bytes | str) -> str:
-        """Queue one entry; its `raw_ref` (`<segment>#<index>`), known at once."""
-        at_us = micros(at)
-        if (
+    def _due(self, at_us: int) -> bool:
+        """Must the open segment close before an entry received at `at_us`?"""
+        return (
             at_us // HOUR_US != self._hour
             or self._size > MAX_SEGMENT_BYTES
             or (self._max_open_us is not None and at_us - self._opened_us >= self._max_open_us)
-        ):
+        )
+
+    def keep(self, kind: Kind, conn: int, at: datetime, payload: bytes | str) -> str:
+        """Queue one entry; its `raw_ref` (`<segment>#<index>`), known at once."""
+        at_us = micros(at)
+        if self._due(at_us):
             self._rotate(at_us)
         self.index += 1
         self._size += len(payload)
-        self.archive.pending.append((self, self.segment, self.index, kind, conn, at_us, payload))
+        if self.archive.dead:  # the writer failed: counted, as close() reports
+            self.archive.dropped += 1
+        else:
+            item = (self, self.segment, self.index, kind, conn, at_us, payload)
+            self.archive.pending.append(item)
         return f"{self.segment}#{self.index}"
+
+    def tick(self, at: datetime) -> None:
+        """A quiet feed still closes its segment when the hour turns (or when the store's
+        max_open_s passes), instead of holding it open until the next message."""
+        if self.segment and self._hour >= 0 and self._due(micros(at)):
+            self.archive.pending.append((self, self.segment, END, HEADER, 0, 0, b""))
+            self._hour = -1  # the next entry opens a new segment
 
     def _rotate(self, at_us: int) -> None:
         self.part += 1
@@ -110,8 +127,8 @@ class LeagueArchive:
     def full(self) -> bool:
         return self.archive.full
 
-    async def room(self) -> None:
-        await self.archive.room(f"{self.provider} {self.league}")
+    async def room(self, stop: asyncio.Event) -> None:
+        await self.archive.room(f"{self.provider} {self.league}", stop)
 
 
 class Archive:
@@ -130,7 +147,11 @@ class Archive:
         self.pending: deque[_Item] = deque()
         self.archived = 0  # entries handed to the compressor
         self.dropped = 0  # entries of a segment the store could not create
-        self._owed = 0  # compressed bytes the store has not taken yet (set by the thread)
+        self._owed = 0  # bytes the store has not taken for good yet (set by the thread)
+        self.dead = False  # the writer thread failed: nothing more is archived
+        self._in_hand = 0  # entries taken from the queue and not yet written
+        self._retry_at = 0.0  # when the next try of a segment the store refused is due
+        self._retry_s = batch_s
         self._open: dict[LeagueArchive, _Open] = {}
         self._stuck: list[tuple[LeagueArchive, _Open]] = []  # closed, but the store refused
         self._closing = threading.Event()
@@ -146,12 +167,16 @@ class Archive:
     def full(self) -> bool:
         return len(self.pending) >= self.limit or self._owed > MAX_SEGMENT_BYTES
 
-    async def room(self, name: str) -> None:
+    async def room(self, name: str, stop: asyncio.Event) -> None:
+        """Wait until the writer has room, but not past a stop (the shutdown must begin; what
+        is still queued then is written by close, or counted)."""
+        if self.dead:
+            return
         if not self._behind:
             self._behind = True
             log.warning("%s: the archive is behind (%d messages waiting); receiving waits",
                         name, len(self.pending))  # fmt: skip
-        while self.full and self._thread.is_alive():
+        while self.full and self._thread.is_alive() and not stop.is_set():
             await asyncio.sleep(0.01)
         self._behind = False
 
@@ -161,7 +186,11 @@ class Archive:
         self._closing.set()
         self._thread.join(timeout)
         left = len(self.pending) + self.dropped
-        unclosed = [s.name for s in self._open.values()] + [s.name for _, s in self._stuck]
+        try:  # after a timeout the thread may still change these
+            unclosed = [s.name for s in list(self._open.values())]
+            unclosed += [s.name for _, s in list(self._stuck)]
+        except RuntimeError:
+            unclosed = ["(unknown)"]
         if self._thread.is_alive() or left or unclosed:
             log.error("archive: %d messages not archived, segments not closed: %s; %s", left,
                       ", ".join(unclosed) or "none",
@@ -175,13 +204,29 @@ class Archive:
         with contextlib.suppress(OSError, AttributeError):  # Linux: a thread is a task
             # Below the receive loop and the sink: on a busy core the archive waits, not them.
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+        try:
+            self._loop()
+        except Exception:  # a bug: said loudly; the monitor goes on, and close() counts
+            log.exception("archive: the writer failed; messages from now on are not archived")
+            self.dead = True
+            self.dropped += self._in_hand
+
+    def _loop(self) -> None:
         while True:
             closing = self._closing.is_set()  # read before draining: nothing queued is missed
-            self._write(self._take())
-            for league, segment in list(self._stuck):
-                self._finish(league, segment)
+            items = self._take()
+            self._in_hand = len(items)
+            self._write(items)
+            self._in_hand = 0
+            if self._stuck and (closing or time.monotonic() >= self._retry_at):
+                for league, segment in list(self._stuck):
+                    self._finish(league, segment)
+                # A store that keeps refusing is asked less and less often (up to 30 s).
+                self._retry_s = min(30.0, self._retry_s * 2) if self._stuck else self.batch_s
+                self._retry_at = time.monotonic() + self._retry_s
             segments = [*self._open.values(), *(segment for _, segment in self._stuck)]
-            self._owed = sum(len(segment.owed) for segment in segments)
+            # Memory held for the store: what it has not taken, and whole S3 segments waiting.
+            self._owed = sum(len(s.owed) + s.file.held for s in segments)
             if closing:
                 self._finish_all()
                 if not self.pending and not self._open and not self._stuck:
@@ -199,6 +244,11 @@ class Archive:
         chunks: dict[LeagueArchive, list[bytes]] = {}
         for league, name, index, kind, conn, at_us, payload in items:
             current = self._open.get(league)
+            if index == END:  # a quiet feed's segment, due to close
+                if current is not None and current.name == name:
+                    self._flush(current, chunks.pop(league, []))
+                    self._finish(league, current)
+                continue
             if index == 0:  # a new segment: the league's previous one is complete
                 if current is not None:
                     self._flush(current, chunks.pop(league, []))

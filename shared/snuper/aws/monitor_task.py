@@ -8,6 +8,7 @@ below ECS's 30 s stop timeout), and it exits 0. Exit statuses are the CLI monito
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -99,8 +100,9 @@ def run_task(env: Mapping[str, str] | None = None) -> tuple[int, dict[str, int]]
     try:
         job = job_from_env(env)
         settings = environment.settings(env, monitor=job.monitor)
+        archiving = archive_wanted(env)
         sink = environment.sink(env, must_exist=True)
-        archive = _archive(env, sink)
+        archive = _archive(sink) if archiving else None
     except SecretError as exc:  # Secrets Manager unreachable, say: a retry may work
         log.error("cannot start the monitor: %s", exc)
         return 1, {}
@@ -122,12 +124,12 @@ def run_task(env: Mapping[str, str] | None = None) -> tuple[int, dict[str, int]]
     return monitor_exit_status(run), counts
 
 
-def _archive(env: Mapping[str, str], sink: Sink) -> SegmentStore | None:
+def _archive(sink: Sink) -> SegmentStore:
     """Where SNUPER_ARCHIVE=1 keeps the raw messages: the s3 (or fs) sink's store."""
-    if not archive_wanted(env):
-        return None
     store = segment_store(sink)
     if store is None:
+        with contextlib.suppress(SinkError):
+            sink.close()
         raise ConfigError("SNUPER_ARCHIVE", f"the sinks ({sink.name}) include no s3 or fs sink")
     return store
 
