@@ -338,3 +338,20 @@ def test_a_writer_that_fails_is_said_and_counted(
     assert not archive.pending
     # The header and the first message the writer held, the second dropped, the segment.
     assert archive.close(1.0) == 4
+
+
+def test_a_clock_set_back_keeps_the_messages_in_the_order_received(tmp_path: Path) -> None:
+    store = FsSegments(tmp_path)
+    archive = Archive(store, batch_s=0.01, run="back")
+    league = archive.league("draftkings", "nba", "20260308")
+    start = T0.replace(minute=0, second=5)  # 23:00:05
+    refs = [
+        league.keep(RECEIVED, 1, start, "first"),
+        league.keep(RECEIVED, 1, start - timedelta(seconds=10), "after a step back"),
+        league.keep(RECEIVED, 1, start + timedelta(seconds=1), "then on"),
+    ]
+    assert archive.close(5.0) == 0
+    assert len({split_ref(ref)[0] for ref in refs}) == 1  # one segment, in arrival order
+    [name] = store.names("draftkings", "nba")
+    segment = read_segment(name, store.read("draftkings", "nba", name))
+    assert [e.payload for e in segment.entries] == ["first", "after a step back", "then on"]

@@ -10,7 +10,7 @@ import msgpack
 import orjson
 import pytest
 
-from snuper.archive.replay import replay
+from snuper.archive.replay import replay, slates
 from snuper.archive.segment import CONNECT, RECEIVED, SENT, SUFFIX
 from snuper.archive.stores import FsSegments
 from snuper.archive.writer import Archive, LeagueArchive
@@ -96,3 +96,24 @@ async def test_a_segment_a_kill_left_empty_is_skipped_and_said(
     (folder / f"{SLATE}_20260308T233000Z_run2_0001{SUFFIX}").write_bytes(b"")
     assert len(await replayed(source, tmp_path / "out")) == 3
     assert "skipped, unreadable" in caplog.text
+
+
+def test_a_runs_segments_replay_in_part_order_even_if_the_clock_went_back() -> None:
+    class Listed:
+        max_open_s = None
+
+        def where(self, provider: str, league: str) -> str:
+            return "here"
+
+        def names(self, provider: str, league: str) -> list[str]:
+            return [
+                f"{SLATE}_20260308T220000Z_late_0000",  # a later run
+                f"{SLATE}_20260308T205959Z_aaaa_0001",  # part 1 opened "before" part 0
+                f"{SLATE}_20260308T210000Z_aaaa_0000",
+            ]
+
+    assert slates(Listed(), "draftkings", "nba")[SLATE] == [  # type: ignore[arg-type]
+        f"{SLATE}_20260308T210000Z_aaaa_0000",
+        f"{SLATE}_20260308T205959Z_aaaa_0001",
+        f"{SLATE}_20260308T220000Z_late_0000",
+    ]

@@ -71,7 +71,14 @@ def slates(store: SegmentStore, provider: str, league: str) -> dict[str, list[st
             continue
         found.setdefault(parsed.slate, []).append(name)
     for names in found.values():
-        names.sort(key=lambda n: (SegmentName.parse(n).opened, n))
+        # A run's segments in part order; runs in the order they started (a clock set back
+        # mid-run must not move a later part before an earlier one).
+        by_name = {name: SegmentName.parse(name) for name in names}
+        started: dict[str, tuple[int, str]] = {}
+        for seg in by_name.values():
+            if seg.run not in started or seg.part < started[seg.run][0]:
+                started[seg.run] = (seg.part, seg.opened)
+        names.sort(key=lambda n: (started[by_name[n].run][1], by_name[n].run, by_name[n].part))
     return found
 
 

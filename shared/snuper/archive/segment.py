@@ -38,7 +38,8 @@ SENT: Final[Kind] = "S"
 RECEIVED: Final[Kind] = "R"
 _ENTRY: Final = struct.Struct(">ccIqI")
 _KINDS: Final[dict[bytes, Kind]] = {b"H": HEADER, b"C": CONNECT, b"S": SENT, b"R": RECEIVED}
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_US: Final = timedelta(microseconds=1)
 # <slate>_<opened, UTC to the second>Z_<run>_<part>: names sort in the order they were written.
 _NAME: Final = re.compile(r"^(\d{8})_(\d{8}T\d{6})Z_([0-9a-z]{1,16})_(\d{4,})$")
 
@@ -49,12 +50,11 @@ class SegmentError(ValueError):
 
 def micros(moment: datetime) -> int:
     """A zoned datetime as whole microseconds since the epoch (exact, no float rounding)."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return (moment - EPOCH) // ONE_US
 
 
 def moment(at_us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=at_us)
+    return EPOCH + timedelta(microseconds=at_us)
 
 
 def encode_entry(kind: Kind, conn: int, at_us: int, payload: bytes | str) -> bytes:

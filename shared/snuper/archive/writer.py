@@ -23,7 +23,9 @@ from datetime import datetime
 
 from snuper.archive.segment import (
     CONNECT,
+    EPOCH,
     HEADER,
+    ONE_US,
     RECEIVED,
     SENT,
     Kind,
@@ -75,8 +77,8 @@ class LeagueArchive:
         self.segment = ""
         self.index = 0
         self.part = -1
-        self._hour = -1
         self._opened_us = 0
+        self._close_at = 0  # receive time (µs) at which the open segment closes
         self._size = 0
         self._max_open_us = (
             None if archive.store.max_open_s is None else int(archive.store.max_open_s * 1e6)
@@ -87,17 +89,15 @@ class LeagueArchive:
         return self.archive.store.where(self.provider, self.league)
 
     def _due(self, at_us: int) -> bool:
-        """Must the open segment close before an entry received at `at_us`?"""
-        return (
-            at_us // HOUR_US != self._hour
-            or self._size > MAX_SEGMENT_BYTES
-            or (self._max_open_us is not None and at_us - self._opened_us >= self._max_open_us)
-        )
+        """Must the open segment close before an entry received at `at_us`? (The next hour or
+        the store's max_open_s; a clock set back stays in the open segment, whose entries keep
+        the order received. One comparison on the hot path.)"""
+        return at_us >= self._close_at or self._size > MAX_SEGMENT_BYTES
 
     def keep(self, kind: Kind, conn: int, at: datetime, payload: bytes | str) -> str:
         """Queue one entry; its `raw_ref` (`<segment>#<index>`), known at once."""
-        at_us = micros(at)
-        if self._due(at_us):
+        at_us = (at - EPOCH) // ONE_US  # segment.micros, inline: once per message
+        if at_us >= self._close_at or self._size > MAX_SEGMENT_BYTES:  # _due, inline
             self._rotate(at_us)
         self.index += 1
         self._size += len(payload)
@@ -111,13 +111,16 @@ class LeagueArchive:
     def tick(self, at: datetime) -> None:
         """A quiet feed still closes its segment when the hour turns (or when the store's
         max_open_s passes), instead of holding it open until the next message."""
-        if self.segment and self._hour >= 0 and self._due(micros(at)):
+        if self.segment and self._close_at > 0 and self._due(micros(at)):
             self.archive.pending.append((self, self.segment, END, HEADER, 0, 0, b""))
-            self._hour = -1  # the next entry opens a new segment
+            self._close_at = 0  # the next entry opens a new segment
 
     def _rotate(self, at_us: int) -> None:
         self.part += 1
-        self._hour, self._opened_us, self._size, self.index = at_us // HOUR_US, at_us, 0, 0
+        self._opened_us, self._size, self.index = at_us, 0, 0
+        self._close_at = (at_us // HOUR_US + 1) * HOUR_US
+        if self._max_open_us is not None:
+            self._close_at = min(self._close_at, at_us + self._max_open_us)
         opened = moment(at_us)
         self.segment = segment_name(self.slate, opened, self.archive.run, self.part)
         head = header_payload(self.provider, self.league, self.slate, opened)
