@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -29,6 +28,7 @@ from snuper.config import (
     archive_wanted,
 )
 from snuper.providers import PROVIDERS, Provider
+from snuper.signals import stop_on_signals
 from snuper.sim.options import Faults, SimOptions
 from snuper.sinks import options as sink_options
 from snuper.sinks.base import SINKS, Sink, SinkConfigError, SinkError
@@ -364,16 +364,9 @@ async def _scrape(
     overwrite: bool,
     now: Callable[[], datetime],
 ) -> list[app.ScrapeOutcome]:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stop_on_signals() as stop:
         return await app.scrape(providers, leagues, sink, settings, overwrite=overwrite, now=now,
                                 stop=stop)  # fmt: skip
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
 
 
 def interrupted_line(outcomes: Sequence[app.ScrapeOutcome]) -> str:
@@ -403,16 +396,9 @@ async def _monitor(
     slate: str | None,
     archive: SegmentStore | None = None,
 ) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stop_on_signals() as stop:
         run = await app.monitor(providers, leagues, sink, settings, stop, now=now, slate=slate,
                                 archive=archive)  # fmt: skip
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
     return monitor_exit_status(run)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from snuper.archive.segment import SUFFIX, read_segment
+from snuper.archive.segment import SUFFIX, SegmentError, read_segment
 from snuper.providers import PROVIDERS
 from snuper.sim.options import Faults, SimOptions
 from snuper.sim.server import start_sim
@@ -30,6 +30,18 @@ def odds_records(root: Path, provider: str) -> dict[str, list[dict[str, Any]]]:
         if odds:  # a quiet event's file holds heartbeats only
             found[path.name] = odds
     return found
+
+
+def archived_messages(root: Path) -> int:
+    """Messages readable in the archive so far (a segment being written reads up to its end)."""
+    total = 0
+    for path in (root / "draftkings" / "raw" / "nba").glob(f"*{SUFFIX}"):
+        try:
+            segment = read_segment(path.name, path.read_bytes())
+        except SegmentError:  # created, nothing written yet
+            continue
+        total += sum(entry.kind == "R" for entry in segment.entries)
+    return total
 
 
 def files(root: Path) -> dict[str, bytes]:
@@ -124,11 +136,11 @@ async def test_a_killed_monitor_leaves_a_segment_replay_reads_up_to_its_last_mes
             stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         path = live / "draftkings" / "odds" / f"{FROZEN_SLATE}-nba-{BUSY}.json"
-        for _ in range(300):  # at most 30 s: until four moves are written
-            if path.exists() and path.read_bytes().count(b'"type":"odds"') >= 4:
+        for _ in range(300):  # at most 30 s: until four moves are written, and archived
+            written = path.exists() and path.read_bytes().count(b'"type":"odds"') >= 4
+            if written and archived_messages(live) >= 6:  # ack, initial data, 4 more frames
                 break
             await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # the archive writes every 0.2 s
         process.send_signal(signal.SIGKILL)
         await process.wait()
     replay = await snuper("replay", "-p", "draftkings", "-l", "nba", "--from", str(live),

@@ -86,9 +86,18 @@ def test_a_killed_writer_leaves_closed_segments_whole_and_the_open_one_readable(
     store = FsSegments(tmp_path)
     archive = Archive(store, batch_s=0.01, run="cd34")
     refs = keep_messages(archive, 6)  # 2 in the first hour, 4 in the second
-    wait_for(lambda: not archive.pending and archive.archived == 10)  # 2 headers, C, S, 6 R
+    names: list[str] = []
+
+    def written() -> bool:  # both segments on disk, the second with its 4 messages
+        names[:] = store.names("draftkings", "nba")
+        try:
+            last = read_segment(names[-1], store.read("draftkings", "nba", names[-1]))
+        except (SegmentError, IndexError):
+            return False
+        return len(names) == 2 and len(last.entries) == 4
+
+    wait_for(written)
     # No close: what a SIGKILL leaves. The first segment was closed when the hour turned.
-    names = store.names("draftkings", "nba")
     closed = read_segment(names[0], store.read("draftkings", "nba", names[0]))
     assert closed.truncated is None and len(closed.entries) == 4
     open_one = read_segment(names[1], store.read("draftkings", "nba", names[1]))
@@ -284,7 +293,10 @@ def test_a_quiet_feed_closes_its_segment_when_the_hour_turns(tmp_path: Path) -> 
     [name] = store.names("draftkings", "nba")
 
     def closed() -> bool:
-        return read_segment(name, store.read("draftkings", "nba", name)).truncated is None
+        try:
+            return read_segment(name, store.read("draftkings", "nba", name)).truncated is None
+        except SegmentError:  # created, its first bytes not written yet
+            return False
 
     wait_for(closed)  # closed by the writer thread, before any close() of the archive
     ref = league.keep(RECEIVED, 1, T0 + timedelta(seconds=4), "later")

@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,7 @@ from snuper.cli import (
 )
 from snuper.config import ConfigError, MonitorSettings, Settings, SinkSettings
 from snuper.providers import PROVIDERS
+from snuper.signals import stop_on_signals
 from snuper.sinks.base import Sink, SinkConfigError, SinkError, build_sink
 
 log = logging.getLogger("snuper")
@@ -107,15 +107,8 @@ def _shown(found: Any) -> dict[str, Any]:
 
 
 async def _replay_with_signals(*args: Any, **kwargs: Any) -> ReplayRun:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stop_on_signals() as stop:
         return await replay(*args, stop=stop, **kwargs)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
 
 
 def replay_main(argv: Sequence[str]) -> int:

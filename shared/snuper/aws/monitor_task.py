@@ -12,7 +12,6 @@ import contextlib
 import logging
 import math
 import os
-import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from snuper.aws.secrets import SecretError
 from snuper.cli import monitor_exit_status
 from snuper.config import ConfigError, MonitorSettings, Settings, archive_wanted
 from snuper.providers import PROVIDERS
+from snuper.signals import stop_on_signals
 from snuper.sinks.base import Sink, SinkConfigError, SinkError
 
 log = logging.getLogger("snuper")
@@ -141,13 +141,6 @@ async def _monitor(
     now: Callable[[], datetime],
     archive: SegmentStore | None = None,
 ) -> app.MonitorRun:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stop_on_signals() as stop:
         return await app.monitor([PROVIDERS[job.provider]], [job.league], sink, settings, stop,
                                  now=now, slate=job.slate, archive=archive)  # fmt: skip
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
